@@ -1,0 +1,146 @@
+"""`asr-kd <subcommand>`: thin wrappers over the modules; bad input ends in a one-line error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _compute_feats(a):
+    from asr_kd.config import ExperimentConfig, FeatureConfig
+    from asr_kd.features import compute_feats
+
+    conf = ExperimentConfig.load(a.config).feature_conf if a.config else FeatureConfig()
+    for d in a.data_dirs:
+        print(f"{d}: {compute_feats(d, conf)} frames")
+
+
+def _compute_cmvn(a):
+    from asr_kd.features import compute_cmvn
+
+    print(f"{a.data_dir}: CMVN over {compute_cmvn(a.data_dir)['frames']} frames")
+
+
+def _make_units(a):
+    from asr_kd.data.kaldi_dir import read_table
+    from asr_kd.data.tokens import Units
+
+    units = Units.build(read_table(a.text).values())
+    units.write(a.units)
+    print(f"{a.units}: {len(units)} units")
+
+
+def _train(a):
+    from asr_kd.config import ExperimentConfig
+    from asr_kd.train import train
+
+    conf = ExperimentConfig.load(a.config)
+    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, a.teacher, a.device, a.resume)
+
+
+def _decode(a):
+    from asr_kd.evaluate import decode_data_dir
+    from asr_kd.scoring import kaldi_wer_line
+
+    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads)
+    print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
+          f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
+
+
+def _transcribe(a):
+    from asr_kd.recognizer import Recognizer
+
+    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads)
+    for f in a.files:
+        print(f"{f} {rec.transcribe(f).text}")
+
+
+def _results(a):
+    from asr_kd.fileio import write_text
+    from asr_kd.report import results_table
+
+    table = results_table(a.exp, a.sets, a.rtf_set or a.sets[-1])
+    if a.out:
+        write_text(a.out, table)
+    print(table, end="")
+
+
+def _prepare_synth(a):
+    from data_prep import synth
+
+    return synth.main(a.args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asr-kd", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("compute-feats", help="fbank features of data dirs into their feature cache")
+    s.add_argument("data_dirs", nargs="+", help="Kaldi data directories")
+    s.add_argument("--config", help="experiment YAML whose feature_conf to use (default: built-in defaults)")
+    s.set_defaults(fn=_compute_feats)
+
+    s = sub.add_parser("compute-cmvn", help="global CMVN stats of a data dir's features -> DIR/cmvn.json")
+    s.add_argument("data_dir")
+    s.set_defaults(fn=_compute_cmvn)
+
+    s = sub.add_parser("make-units", help="character units.txt (<blank> 0, <unk> 1) from a Kaldi text file")
+    s.add_argument("text", help="Kaldi text file (e.g. data/train/text)")
+    s.add_argument("units", help="output units.txt")
+    s.set_defaults(fn=_make_units)
+
+    s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD)")
+    s.add_argument("--config", required=True, help="experiment YAML")
+    s.add_argument("--train", required=True, help="training data dir (with feature cache)")
+    s.add_argument("--dev", help="dev data dir (with feature cache) for per-epoch loss/CER")
+    s.add_argument("--units", required=True, help="units.txt")
+    s.add_argument("--cmvn", required=True, help="cmvn.json of the training data")
+    s.add_argument("--exp", required=True, help="experiment directory to write")
+    s.add_argument("--teacher", help="teacher checkpoint for knowledge distillation")
+    s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
+    s.set_defaults(fn=_train)
+
+    s = sub.add_parser("decode", help="decode a data dir; write text, wer, per_utt, per_spk, rtf.json")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--data", required=True, help="Kaldi data dir with text (references)")
+    s.add_argument("--out", required=True, help="output dir, e.g. exp/teacher/decode_test")
+    s.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default: cpu)")
+    s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
+    s.set_defaults(fn=_decode)
+
+    s = sub.add_parser("transcribe", help="print the transcript of audio files")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("files", nargs="+")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--num-threads", type=int, default=1)
+    s.set_defaults(fn=_transcribe)
+
+    s = sub.add_parser("results", help="Markdown WER/RTF table from experiment dirs")
+    s.add_argument("--exp", nargs="+", required=True, help="experiment dirs with decode_<set>/result.json")
+    s.add_argument("--sets", nargs="+", default=["dev", "test"])
+    s.add_argument("--rtf-set", help="set whose RTF is shown (default: the last of --sets)")
+    s.add_argument("--out", help="also write the table to this file")
+    s.set_defaults(fn=_results)
+
+    s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
+                       add_help=False)
+    s.add_argument("args", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=_prepare_synth)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args) or 0
+    except KeyboardInterrupt:
+        print("asr-kd: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as e:
+        print(f"asr-kd {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data layer: Kaldi data directories, audio loading, token units, batching."""

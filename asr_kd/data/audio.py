@@ -1,0 +1,50 @@
+"""Load audio as mono float32 at 16 kHz: soundfile for I/O, soxr for resampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from asr_kd.data.kaldi_dir import Utterance
+
+SAMPLE_RATE = 16000
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used; the message names the file."""
+
+
+def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(S,) or (S, C) samples at any rate -> (S',) float32 at 16 kHz; channels are averaged."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    if sample_rate != SAMPLE_RATE:
+        samples = soxr.resample(samples, sample_rate, SAMPLE_RATE).astype(np.float32)
+    return samples
+
+
+def load_audio(path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
+    """Read `path` (only [start, end) seconds when given) -> (S,) float32 mono 16 kHz in [-1, 1]."""
+    try:
+        info = sf.info(path)
+        first = 0 if start is None else int(round(start * info.samplerate))
+        last = None if end is None else int(round(end * info.samplerate))
+        samples, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
+        raise AudioError(f"{path}: cannot read audio ({e})") from None
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: no samples")
+    wave = to_mono_16k(samples, sr)
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{path}: NaN or inf samples")
+    return wave
+
+
+def load_utterance(utt: Utterance) -> np.ndarray:
+    """Audio of one data-dir utterance -> (S,) float32 mono 16 kHz."""
+    try:
+        return load_audio(utt.path, utt.start, utt.end)
+    except AudioError as e:
+        raise AudioError(f"utterance {utt.utt}: {e}") from None

@@ -1,0 +1,110 @@
+"""Training data: cached features + token targets, batched by length with padding."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from asr_kd.data.kaldi_dir import load_data_dir
+from asr_kd.data.tokens import Units
+from asr_kd.features import FeatureCache
+from asr_kd.models.subsampling import subsampled_length
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Batch:
+    utts: list[str]
+    feats: torch.Tensor  # (B, T, F), zero-padded
+    feat_lens: torch.Tensor  # (B,)
+    targets: torch.Tensor  # (B, U), zero-padded token ids
+    target_lens: torch.Tensor  # (B,)
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(self.utts, self.feats.to(device), self.feat_lens.to(device),
+                     self.targets.to(device), self.target_lens.to(device))
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """Utterances of a data dir with cached features; drops (and counts) those CTC cannot use."""
+
+    def __init__(self, data_dir: str | Path, units: Units, max_frames: int = 0):
+        self.cache = FeatureCache(data_dir)
+        self.items: list[tuple[str, list[int]]] = []
+        self.skipped = {"no_features": 0, "too_long": 0, "empty_text": 0, "too_short_for_ctc": 0}
+        for utt in load_data_dir(data_dir):
+            if utt.utt not in self.cache.index:
+                self.skipped["no_features"] += 1
+                continue
+            n = self.cache.num_frames(utt.utt)
+            ids = units.encode(utt.text or "")
+            if max_frames and n > max_frames:
+                self.skipped["too_long"] += 1
+            elif not ids:
+                self.skipped["empty_text"] += 1
+            elif subsampled_length(n) < len(ids):
+                self.skipped["too_short_for_ctc"] += 1
+            else:
+                self.items.append((utt.utt, ids))
+        if not self.items:
+            raise ValueError(f"{data_dir}: no usable utterances (skipped: {self.skipped})")
+        if any(self.skipped.values()):
+            log.warning("%s: skipped utterances %s", data_dir, self.skipped)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def num_frames(self, i: int) -> int:
+        return self.cache.num_frames(self.items[i][0])
+
+    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, list[int]]:
+        utt, ids = self.items[i]
+        return utt, torch.from_numpy(self.cache[utt]), ids
+
+
+class LengthBucketSampler(torch.utils.data.Sampler):
+    """Batches of similar-length utterances holding at most `max_frames` padded frames each;
+    batch order reshuffled every epoch from (seed, epoch), so runs and resumes are repeatable."""
+
+    def __init__(self, lengths: list[int], max_frames: int, shuffle: bool = True, seed: int = 0):
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        self.batches: list[list[int]] = []
+        batch: list[int] = []
+        for i in order:
+            if batch and lengths[i] * (len(batch) + 1) > max_frames:
+                self.batches.append(batch)
+                batch = []
+            batch.append(i)
+        if batch:
+            self.batches.append(batch)
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        batches = list(self.batches)
+        if self.shuffle:
+            random.Random(self.seed * 100_003 + self.epoch).shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def collate(items: list[tuple[str, torch.Tensor, list[int]]]) -> Batch:
+    utts = [u for u, _, _ in items]
+    feats = torch.nn.utils.rnn.pad_sequence([f for _, f, _ in items], batch_first=True)
+    targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(t) for _, _, t in items], batch_first=True)
+    return Batch(
+        utts,
+        feats,
+        torch.tensor([len(f) for _, f, _ in items]),
+        targets,
+        torch.tensor([len(t) for _, _, t in items]),
+    )

@@ -1,0 +1,97 @@
+"""Read and write Kaldi data directories (wav.scp, text, utt2spk, spk2utt, segments, utt2dur)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr_kd.fileio import write_text
+
+
+class DataDirError(ValueError):
+    """A data directory violates the Kaldi contract; the message names file and line."""
+
+
+def read_table(path: str | Path) -> dict[str, str]:
+    """Read a Kaldi keyed file (`<key> <value...>`) into an ordered dict; duplicate keys are errors."""
+    path = Path(path)
+    table: dict[str, str] = {}
+    try:
+        lines = path.read_bytes().decode("utf-8").split("\n")
+    except FileNotFoundError:
+        raise DataDirError(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataDirError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    if lines and lines[-1] == "":
+        lines.pop()
+    for n, line in enumerate(lines, 1):
+        key, _, value = line.strip().partition(" ")
+        if not key:
+            raise DataDirError(f"{path}:{n}: empty line")
+        if key in table:
+            raise DataDirError(f"{path}:{n}: duplicate key {key!r}")
+        table[key] = value.strip()
+    return table
+
+
+def kaldi_sorted(keys) -> list[str]:
+    """Sort as `LC_ALL=C sort` does: by UTF-8 bytes."""
+    return sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def write_table(path: str | Path, table: dict[str, str]) -> None:
+    """Write a keyed file sorted in C byte order, atomically."""
+    write_text(path, "".join(f"{k} {table[k]}\n" for k in kaldi_sorted(table)))
+
+
+def spk2utt_from_utt2spk(utt2spk: dict[str, str]) -> dict[str, str]:
+    spk2utt: dict[str, list[str]] = {}
+    for utt in kaldi_sorted(utt2spk):
+        spk2utt.setdefault(utt2spk[utt], []).append(utt)
+    return {spk: " ".join(utts) for spk, utts in spk2utt.items()}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One utterance: where its audio is and what was said (text None when untranscribed)."""
+
+    utt: str
+    spk: str
+    path: str
+    start: float | None = None  # seconds into the recording (segments), None = whole file
+    end: float | None = None
+    text: str | None = None
+
+
+def load_data_dir(root: str | Path, require_text: bool = True) -> list[Utterance]:
+    """Load the utterances of a Kaldi data directory, in sorted utterance order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataDirError(f"{root}: not a directory")
+    wav_scp = read_table(root / "wav.scp")
+    utt2spk = read_table(root / "utt2spk")
+    text = read_table(root / "text") if (require_text or (root / "text").exists()) else {}
+    segments = read_table(root / "segments") if (root / "segments").exists() else None
+    for rxfile in wav_scp.values():
+        if rxfile.endswith("|"):
+            raise DataDirError(
+                f"{root / 'wav.scp'}: pipe entry {rxfile!r}: command pipes are not supported, "
+                "convert the audio to files first"
+            )
+    utts = []
+    for utt in kaldi_sorted(utt2spk):
+        if segments is not None:
+            fields = segments.get(utt, "").split()
+            if len(fields) != 3:
+                raise DataDirError(f"{root / 'segments'}: utterance {utt!r} missing or malformed")
+            reco, start, end = fields[0], float(fields[1]), float(fields[2])
+        else:
+            reco, start, end = utt, None, None
+        if reco not in wav_scp:
+            raise DataDirError(f"{root / 'wav.scp'}: no entry for recording {reco!r} (utterance {utt!r})")
+        if require_text and utt not in text:
+            raise DataDirError(f"{root / 'text'}: no transcript for utterance {utt!r}")
+        utts.append(Utterance(utt, utt2spk[utt], wav_scp[reco], start, end, text.get(utt)))
+    if not utts:
+        raise DataDirError(f"{root}: no utterances")
+    return utts

@@ -1,0 +1,132 @@
+"""Log-mel fbank (Kaldi-compatible), global CMVN, SpecAugment, and the on-disk feature cache.
+
+The cache lets training read features instead of decoding audio every epoch: `feats.npy`
+(float16, (total_frames, num_mel_bins)) plus `feats.idx` (`<utt> <offset> <num_frames>`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchaudio
+from tqdm import tqdm
+
+from asr_kd.config import FeatureConfig, SpecAugConfig
+from asr_kd.data.audio import SAMPLE_RATE, load_utterance
+from asr_kd.data.kaldi_dir import load_data_dir
+from asr_kd.fileio import atomic_path, write_json, write_text
+
+FEATS, FEATS_INDEX, CMVN = "feats.npy", "feats.idx", "cmvn.json"
+
+
+def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
+    """(S,) float waveform in [-1, 1] at 16 kHz -> (T, num_mel_bins) log-mel fbank."""
+    # Kaldi computes fbank on int16-scaled samples; match it so the numbers mean the same.
+    return torchaudio.compliance.kaldi.fbank(
+        wave.unsqueeze(0) * 32768.0,
+        num_mel_bins=conf.num_mel_bins,
+        frame_length=conf.frame_length_ms,
+        frame_shift=conf.frame_shift_ms,
+        dither=conf.dither,
+        energy_floor=0.0,
+        sample_frequency=SAMPLE_RATE,
+    )
+
+
+def num_frames(num_samples: int, conf: FeatureConfig) -> int:
+    """Frames that `fbank` yields for `num_samples` samples (Kaldi snip_edges=True)."""
+    win = int(SAMPLE_RATE * conf.frame_length_ms / 1000)
+    hop = int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
+    return 0 if num_samples < win else 1 + (num_samples - win) // hop
+
+
+class GlobalCMVN(torch.nn.Module):
+    """(…, F) -> (…, F) normalised with corpus mean and standard deviation (stored in checkpoints)."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.float())
+        self.register_buffer("std", std.float())
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return (feats - self.mean) / self.std
+
+
+def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | None:
+    """SpecAugment over one utterance's (F, T) features, or None when disabled."""
+    if not conf.enabled:
+        return None
+    return torchaudio.transforms.SpecAugment(
+        n_time_masks=conf.num_time_masks,
+        time_mask_param=conf.time_mask_width,
+        n_freq_masks=conf.num_freq_masks,
+        freq_mask_param=conf.freq_mask_width,
+        p=conf.max_time_mask_ratio,
+        zero_masking=False,  # masked cells take the utterance mean (CMVN happens inside the model)
+    )
+
+
+def compute_feats(data_dir: str | Path, conf: FeatureConfig) -> int:
+    """Compute fbank for every utterance of `data_dir` into its feature cache; returns frame count."""
+    data_dir = Path(data_dir)
+    utts = load_data_dir(data_dir, require_text=False)
+    chunks, index, offset = [], [], 0
+    for utt in tqdm(utts, desc=f"fbank {data_dir.name}", unit="utt"):
+        feats = fbank(torch.from_numpy(load_utterance(utt)), conf).numpy().astype(np.float16)
+        chunks.append(feats)
+        index.append(f"{utt.utt} {offset} {len(feats)}\n")
+        offset += len(feats)
+    with atomic_path(data_dir / FEATS) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, np.concatenate(chunks) if chunks else np.zeros((0, conf.num_mel_bins), np.float16))
+    write_text(data_dir / FEATS_INDEX, "".join(index))
+    return offset
+
+
+class FeatureCache:
+    """Read-only, memory-mapped view of a data dir's feature cache."""
+
+    def __init__(self, data_dir: str | Path):
+        data_dir = Path(data_dir)
+        if not (data_dir / FEATS_INDEX).exists():
+            raise FileNotFoundError(f"{data_dir}: no feature cache; run `asr-kd compute-feats {data_dir}` first")
+        self.feats = np.load(data_dir / FEATS, mmap_mode="r")
+        self.index = {}
+        for line in (data_dir / FEATS_INDEX).read_text().splitlines():
+            utt, offset, n = line.split()
+            self.index[utt] = (int(offset), int(n))
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        """(T, F) float32 features of `utt`."""
+        offset, n = self.index[utt]
+        return np.asarray(self.feats[offset : offset + n], dtype=np.float32)
+
+    def num_frames(self, utt: str) -> int:
+        return self.index[utt][1]
+
+
+def compute_cmvn(data_dir: str | Path) -> dict:
+    """Global mean/std over the feature cache of `data_dir`, written to `cmvn.json` and returned."""
+    cache = FeatureCache(data_dir)
+    total = np.zeros(cache.feats.shape[1], np.float64)
+    total_sq = np.zeros_like(total)
+    for start in range(0, cache.feats.shape[0], 100_000):
+        block = np.asarray(cache.feats[start : start + 100_000], dtype=np.float64)
+        total += block.sum(0)
+        total_sq += (block**2).sum(0)
+    frames = cache.feats.shape[0]
+    mean = total / frames
+    std = np.sqrt(np.maximum(total_sq / frames - mean**2, 1e-8))
+    stats = {"frames": int(frames), "mean": mean.tolist(), "std": std.tolist()}
+    write_json(Path(data_dir) / CMVN, stats)
+    return stats
+
+
+def load_cmvn(path: str | Path) -> GlobalCMVN:
+    stats = json.loads(Path(path).read_text())
+    return GlobalCMVN(torch.tensor(stats["mean"]), torch.tensor(stats["std"]))
+
+

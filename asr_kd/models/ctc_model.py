@@ -1,0 +1,31 @@
+"""The shape every model shares: CMVN -> x4 subsampling -> encoder -> linear CTC head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from asr_kd.features import GlobalCMVN
+
+
+class CTCModel(nn.Module):
+    """Base for teacher and student; subclasses set `self.frontend` and implement `encode`.
+
+    CMVN lives inside the model so that a checkpoint carries it and training and decoding
+    normalise identically.
+    """
+
+    def __init__(self, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None):
+        super().__init__()
+        self.input_dim, self.vocab_size = input_dim, vocab_size
+        self.cmvn = cmvn or GlobalCMVN(torch.zeros(input_dim), torch.ones(input_dim))
+
+    def encode(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, F) fbank, (B,) frames -> (B, T', V) CTC logits, (B,) frames; T' = (T-1)//2-1)//2."""
+        x = self.cmvn(feats)
+        x, lens = self.frontend(x, lens)  # (B, T, F) -> (B, T', D)
+        x, lens = self.encode(x, lens)  # (B, T', D) -> (B, T', H)
+        return self.head(x), lens  # (B, T', V)

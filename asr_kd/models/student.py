@@ -1,0 +1,51 @@
+"""Student: slim conv subsampling x4 -> GRU/LSTM (unidirectional by default) -> CTC head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from asr_kd.features import GlobalCMVN
+from asr_kd.models.ctc_model import CTCModel
+from asr_kd.models.subsampling import SUBSAMPLING
+
+
+@dataclass
+class RnnConfig:
+    rnn_type: str = "gru"  # gru | lstm
+    hidden_size: int = 256
+    num_layers: int = 3
+    bidirectional: bool = False
+    dropout: float = 0.1
+    subsampling: str = "conv1d"
+    subsampling_channels: int = 256
+
+
+class RnnCTC(CTCModel):
+    """CNN-RNN CTC model; unidirectional, so it can later stream with a carried state."""
+
+    def __init__(self, conf: RnnConfig, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None = None):
+        super().__init__(input_dim, vocab_size, cmvn)
+        if conf.rnn_type not in ("gru", "lstm"):
+            raise ValueError(f"rnn_type must be 'gru' or 'lstm', got {conf.rnn_type!r}")
+        self.frontend = SUBSAMPLING[conf.subsampling](input_dim, conf.hidden_size, conf.subsampling_channels)
+        rnn = nn.GRU if conf.rnn_type == "gru" else nn.LSTM
+        self.rnn = rnn(
+            conf.hidden_size,
+            conf.hidden_size,
+            num_layers=conf.num_layers,
+            batch_first=True,
+            dropout=conf.dropout if conf.num_layers > 1 else 0.0,
+            bidirectional=conf.bidirectional,
+        )
+        self.dropout = nn.Dropout(conf.dropout)
+        self.head = nn.Linear(conf.hidden_size * (2 if conf.bidirectional else 1), vocab_size)
+
+    def encode(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T', D) -> (B, T', H); packed so padding never reaches the recurrent state."""
+        packed = nn.utils.rnn.pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return self.dropout(out), lens

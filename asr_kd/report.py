@@ -1,0 +1,46 @@
+"""Results tables (Markdown) from experiment directories' decode_<set>/result.json files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _load(exp: Path, name: str) -> dict | None:
+    path = exp / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def results_table(exps: list[str | Path], sets: list[str], rtf_set: str) -> str:
+    """Markdown: one row per experiment (WER/CER per set, params, RTF on `rtf_set`), then
+    per-speaker WER on each set so that unseen voices stay visible."""
+    exps = [Path(e) for e in exps]
+    res = {(e, s): _load(e, f"decode_{s}/result.json") for e in exps for s in sets}
+    missing = [f"{e}/decode_{s}" for (e, s), r in res.items() if r is None]
+    if missing:
+        raise FileNotFoundError(f"no result.json in: {', '.join(missing)}")
+    rtf0 = res[(exps[0], rtf_set)]["rtf"]
+    head = (["model", "params"] + [f"{s} WER" for s in sets] + [f"{s} CER" for s in sets]
+            + ["RTF total", "RTF model", "train time (s)"])
+    lines = [
+        f"RTF on `{rtf_set}`: {rtf0['device']}, {rtf0['threads']} thread(s), batch {rtf0['batch_size']}, "
+        f"{rtf0['cpu']}, torch {rtf0['torch']}; total = features + model + greedy decoding, "
+        "audio reading excluded, first utterance as warm-up.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for e in exps:
+        rtf = res[(e, rtf_set)]["rtf"]
+        summary = _load(e, "train_summary.json") or {}
+        cells = ([e.name, f"{res[(e, sets[0])]['params'] / 1e6:.2f}M"]
+                 + [f"{res[(e, s)]['wer']:.2f}" for s in sets] + [f"{res[(e, s)]['cer']:.2f}" for s in sets]
+                 + [f"{rtf['rtf_total']:.4f}", f"{rtf['rtf_model']:.4f}", str(summary.get("train_seconds", "-"))])
+        lines.append("| " + " | ".join(cells) + " |")
+    for s in sets:
+        spks = sorted(res[(exps[0], s)]["per_spk"])
+        lines += ["", f"Per-speaker WER (%) on `{s}`:", "",
+                  "| speaker | " + " | ".join(e.name for e in exps) + " |", "|---|" + "---|" * len(exps)]
+        for spk in spks:
+            lines.append(f"| {spk} | " + " | ".join(f"{res[(e, s)]['per_spk'][spk]['wer']:.2f}" for e in exps) + " |")
+    return "\n".join(lines) + "\n"

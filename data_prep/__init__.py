@@ -1,0 +1,1 @@
+"""Offline corpus preparation: synthesised speech from Debian TTS engines and text packages."""
