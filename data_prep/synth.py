@@ -98,8 +98,9 @@ def available_speakers() -> dict[str, tuple[str, str]]:
     speakers = {}
     for accent in ESPEAK_ACCENTS:
         for variant in ESPEAK_VARIANTS:
+            voice = f"{accent}+{variant}"
             if accent in languages and variant in variants:
-                speakers[speaker_id("espeak-ng", f"{accent}+{variant}")] = ("espeak-ng", f"{accent}+{variant}")
+                speakers[speaker_id("espeak-ng", voice)] = ("espeak-ng", voice)
     for voice in FLITE_VOICES:
         if voice in flite:
             speakers[speaker_id("flite", voice)] = ("flite", voice)
@@ -145,6 +146,8 @@ def make_plan(sentences: list[str], voices: dict[str, tuple[str, str]], hours: f
             for s, spk in enumerate(spks):
                 plan.append(_make_utt(split, spk, j, pools[split][j * len(spks) + s], voices, seed))
     train_spks = [s for s in voices if s not in DEV_SPEAKERS + TEST_SPEAKERS]
+    if not train_spks:
+        raise SynthError("no train voices installed besides the held-out ones")
     total, i = 0.0, 0
     while total < hours * 3600:
         spk = train_spks[i % len(train_spks)]
@@ -243,8 +246,8 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int)
         raise SynthError(f"--out path contains whitespace, which wav.scp cannot hold: {out}")
     voices = available_speakers()
     sentences = load_sentences()
-    _check_plan_id(out, sentences, voices, seed)
     plan = make_plan(sentences, voices, hours, eval_utts_per_spk, seed)
+    _check_plan_id(out, sentences, voices, seed)
     todo = [(u, wav_path(out, u)) for u in plan if not wav_path(out, u).exists()]
     log.info("%d utterances planned, %d to synthesise", len(plan), len(todo))
     failed: set[str] = set()
@@ -263,8 +266,16 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int)
     return stats
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line and exit code 1, like every other error here."""
+
+    def error(self, message: str) -> None:
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m data_prep.synth",
         description="Synthesise an English ASR corpus offline (espeak-ng + flite voices reading "
                     "fortunes, WordNet examples and the KJV Bible) into Kaldi data dirs "

@@ -1,0 +1,40 @@
+# Set-up and entry points. `make demo` and `make test` each do the set-up they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DEB_PACKAGES := espeak-ng flite fortune-mod fortunes wordnet-base bible-kjv
+
+.PHONY: setup deb venv demo recipe test clean-demo
+
+setup: deb venv
+
+# Debian packages the default corpus needs (synthesisers and text), installed when missing.
+deb:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Main job, demo size (~0.5 h of synthetic audio): prepare -> teacher -> students -> decode -> table.
+demo: setup
+	cd egs/synth/s0 && ./run.sh --hours 0.5 --eval-utts 15 --conf conf/demo --data data_demo --exp exp_demo
+
+# The full recipe (several hours of audio; about 2 h on 2 CPU cores).
+recipe: setup
+	cd egs/synth/s0 && ./run.sh
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+clean-demo:
+	rm -rf egs/synth/s0/data_demo egs/synth/s0/exp_demo

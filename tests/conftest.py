@@ -1,0 +1,34 @@
+"""Shared fixtures: a tiny fabricated Kaldi data directory with real wav files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def make_data_dir(root: Path, texts: dict[str, str], sr: int = 16000, seconds: float = 1.0) -> Path:
+    """Write wavs (noise bursts) and wav.scp/text/utt2spk/spk2utt for `texts` ({utt: text})."""
+    rng = np.random.default_rng(0)
+    (root / "wav").mkdir(parents=True, exist_ok=True)
+    wav_scp, utt2spk = {}, {}
+    for utt in sorted(texts):
+        path = root / "wav" / f"{utt}.wav"
+        n = int(sr * seconds * (1 + 0.3 * (len(wav_scp) % 3)))
+        sf.write(path, (0.1 * rng.standard_normal(n)).astype(np.float32), sr, subtype="PCM_16")
+        wav_scp[utt] = str(path)
+        utt2spk[utt] = utt.split("-")[0]
+    (root / "wav.scp").write_text("".join(f"{u} {p}\n" for u, p in wav_scp.items()))
+    (root / "text").write_text("".join(f"{u} {t}\n" for u, t in sorted(texts.items())))
+    (root / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utt2spk.items()))
+    spks = sorted(set(utt2spk.values()))
+    (root / "spk2utt").write_text("".join(f"{s} {' '.join(u for u in sorted(utt2spk) if utt2spk[u] == s)}\n" for s in spks))
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    return make_data_dir(tmp_path / "data", {
+        "spka-001": "HELLO WORLD", "spka-002": "GOOD MORNING", "spkb-001": "IT'S A TEST",
+        "spkb-002": "ANOTHER ONE", "spkc-001": "SPEECH", "spkc-002": "A B C",
+    })
