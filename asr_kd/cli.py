@@ -68,7 +68,7 @@ def _results(a):
 def _prepare_synth(a):
     from data_prep import synth
 
-    return synth.main(a.args)
+    return synth.main(a.extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,13 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
                        add_help=False)
-    s.add_argument("args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=_prepare_synth)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command != "prepare-synth" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     try:
         return args.fn(args) or 0
     except KeyboardInterrupt:

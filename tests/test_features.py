@@ -1,0 +1,50 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asr_kd.config import FeatureConfig, SpecAugConfig
+from asr_kd.data.audio import load_audio
+from asr_kd.data.kaldi_dir import load_data_dir
+from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, fbank, load_cmvn, make_specaug, num_frames
+
+
+def test_fbank_shape_matches_num_frames():
+    conf = FeatureConfig()
+    for n in (400, 401, 559, 560, 16000):
+        feats = fbank(torch.randn(n) * 0.1, conf)
+        assert feats.shape == (num_frames(n, conf), 80)
+    assert num_frames(399, conf) == 0
+
+
+def test_feature_cache_and_cmvn(data_dir):
+    total = compute_feats(data_dir, FeatureConfig())
+    cache = FeatureCache(data_dir)
+    utts = load_data_dir(data_dir)
+    assert total == sum(cache.num_frames(u.utt) for u in utts)
+    direct = fbank(torch.from_numpy(load_audio(utts[1].path)), FeatureConfig()).numpy()
+    np.testing.assert_allclose(cache[utts[1].utt], direct, atol=0.02)  # float16 storage
+    stats = compute_cmvn(data_dir)
+    assert stats["frames"] == total
+    everything = np.concatenate([cache[u.utt] for u in utts])
+    np.testing.assert_allclose(stats["mean"], everything.mean(0), atol=1e-3)
+    cmvn = load_cmvn(data_dir / "cmvn.json")
+    normed = cmvn(torch.from_numpy(everything))
+    assert normed.mean(0).abs().max() < 1e-3 and (normed.std(0) - 1).abs().max() < 1e-2
+    assert json.loads((data_dir / "cmvn.json").read_text())["frames"] == total
+
+
+def test_missing_cache_says_what_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="compute-feats"):
+        FeatureCache(tmp_path)
+
+
+def test_specaugment_masks_and_can_be_disabled():
+    assert make_specaug(SpecAugConfig(enabled=False)) is None
+    torch.manual_seed(0)
+    aug = make_specaug(SpecAugConfig(num_time_masks=0, freq_mask_width=20))
+    x = torch.randn(80, 300)
+    y = aug(x)
+    changed_rows = (y != x).any(1).sum().item()
+    assert 0 < changed_rows <= 40

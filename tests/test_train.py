@@ -1,0 +1,82 @@
+import json
+
+import pytest
+import torch
+
+from asr_kd import checkpoint
+from asr_kd.config import ExperimentConfig, FeatureConfig
+from asr_kd.data.kaldi_dir import read_table
+from asr_kd.data.tokens import Units
+from asr_kd.features import compute_cmvn, compute_feats
+from asr_kd.train import FINAL, train
+
+TINY_STUDENT = {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8}
+TINY_TEACHER = {"d_model": 16, "num_heads": 2, "ffn_dim": 32, "num_layers": 1, "conv_kernel_size": 3,
+                "subsampling_channels": 4}
+
+
+@pytest.fixture
+def prepared(data_dir):
+    compute_feats(data_dir, FeatureConfig())
+    compute_cmvn(data_dir)
+    Units.build(read_table(data_dir / "text").values()).write(data_dir / "units.txt")
+    return data_dir
+
+
+def _conf(model="rnn_ctc", model_conf=TINY_STUDENT, kd=None, **train_conf):
+    tc = {"epochs": 2, "max_frames_per_batch": 300, "warmup_steps": 2, "log_interval": 1,
+          "checkpoint_interval": 2, "num_threads": 1, **train_conf}
+    return ExperimentConfig.from_dict({"model": model, "model_conf": model_conf, "train_conf": tc, "kd_conf": kd})
+
+
+def _run(conf, d, exp, **kw):
+    return train(conf, exp, d, d / "units.txt", d / "cmvn.json", dev_dir=d, **kw)
+
+
+def test_training_writes_experiment_dir_and_lowers_loss(prepared, tmp_path):
+    exp = tmp_path / "exp"
+    final = _run(_conf(epochs=8, lr=0.01), prepared, exp)
+    assert final == exp / FINAL
+    for name in ("train.yaml", "last_state.pt", "train_summary.json", "log/train.log", "log/metrics.jsonl"):
+        assert (exp / name).exists(), name
+    model, units, _ = checkpoint.load_model(final)
+    assert len(units) == len(Units.read(prepared / "units.txt"))
+    recs = [json.loads(line) for line in (exp / "log" / "metrics.jsonl").read_text().splitlines()]
+    dev = [r["dev_loss"] for r in recs if "dev_loss" in r]
+    assert len(dev) == 8 and dev[-1] < dev[0]
+
+
+def test_resume_after_crash_equals_uninterrupted_run(prepared, tmp_path, monkeypatch):
+    conf = _conf(epochs=2)
+    _run(conf, prepared, tmp_path / "a")
+    reference = checkpoint.load(tmp_path / "a" / FINAL)["state_dict"]
+
+    real_step, calls = torch.optim.AdamW.step, {"n": 0}
+
+    def crashing_step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        _run(conf, prepared, tmp_path / "b")
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert torch.load(tmp_path / "b" / "last_state.pt", weights_only=True)["step"] == 2
+    _run(conf, prepared, tmp_path / "b", resume=True)
+    resumed = checkpoint.load(tmp_path / "b" / FINAL)["state_dict"]
+    for k in reference:
+        assert torch.allclose(reference[k], resumed[k], atol=1e-6), k
+
+
+def test_kd_training_with_frozen_teacher(prepared, tmp_path):
+    teacher = _run(_conf("conformer_ctc", TINY_TEACHER, epochs=1), prepared, tmp_path / "teacher")
+    before = checkpoint.load(teacher)["state_dict"]
+    _run(_conf(kd={"weight": 0.5, "temperature": 2.0}, epochs=1), prepared, tmp_path / "kd", teacher_path=teacher)
+    after = checkpoint.load(teacher)["state_dict"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    recs = [json.loads(line) for line in (tmp_path / "kd" / "log" / "metrics.jsonl").read_text().splitlines()]
+    assert any("kd" in r for r in recs)
+    with pytest.raises(ValueError, match="kd_conf"):
+        _run(_conf(epochs=1), prepared, tmp_path / "x", teacher_path=teacher)
