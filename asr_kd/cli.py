@@ -34,7 +34,7 @@ def _train(a):
     from asr_kd.config import ExperimentConfig
     from asr_kd.train import train
 
-    conf = ExperimentConfig.load(a.config)
+    conf = ExperimentConfig.load(a.config, a.set)
     train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, a.teacher, a.device, a.resume)
 
 
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD)")
     s.add_argument("--config", required=True, help="experiment YAML")
+    s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override one YAML value, e.g. --set train_conf.epochs=3 (repeatable)")
     s.add_argument("--train", required=True, help="training data dir (with feature cache)")
     s.add_argument("--dev", help="dev data dir (with feature cache) for per-epoch loss/CER")
     s.add_argument("--units", required=True, help="units.txt")

@@ -105,13 +105,20 @@ class ExperimentConfig:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> "ExperimentConfig":
+    def load(cls, path: str | Path, overrides: list[str] = ()) -> "ExperimentConfig":
+        """Read a YAML file, then apply `section.key=value` overrides (values parsed as YAML)."""
         try:
             d = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"{path}: {e}") from None
         if not isinstance(d, dict):
             raise ConfigError(f"{path}: expected a mapping at top level")
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            section, dot, name = key.partition(".")
+            if not sep or not dot or not name:
+                raise ConfigError(f"override {item!r}: expected section.key=value, e.g. train_conf.epochs=3")
+            d[section] = {**(d.get(section) or {}), name: yaml.safe_load(value)}
         return cls.from_dict(d, str(path))
 
     def to_dict(self) -> dict[str, Any]:

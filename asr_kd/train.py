@@ -126,6 +126,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     data = FeatureDataset(train_dir, units, tc.max_utt_frames)
+    audio_seconds = sum(data.num_frames(i) for i in range(len(data))) * conf.feature_conf.frame_shift_ms / 1000
     dev_data = FeatureDataset(dev_dir, units) if dev_dir else None
     sampler = LengthBucketSampler([data.num_frames(i) for i in range(len(data))], tc.max_frames_per_batch, seed=tc.seed)
     total_steps = tc.max_steps or tc.epochs * len(sampler)
@@ -207,6 +208,8 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
         "model": conf.model, "params": num_params(model), "steps": step, "epochs": epoch,
         "train_seconds": round(elapsed, 1), "device": str(dev), "threads": torch.get_num_threads(),
         "train_utts": len(data), "skipped": data.skipped, "kd": teacher_path is not None,
+        "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
+        "x_real_time": round(audio_seconds * epoch / max(elapsed, 1e-9), 1),
     })
     log.info("done: %d steps in %.0f s -> %s", step, elapsed, exp_dir / FINAL)
     return exp_dir / FINAL

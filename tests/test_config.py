@@ -28,3 +28,13 @@ def test_defaults_live_in_dataclasses():
     conf = ExperimentConfig.from_dict({"model": "rnn_ctc", "train_conf": {"epochs": 3}})
     assert conf.train_conf.epochs == 3 and conf.train_conf.lr == 1e-3 and conf.feature_conf.num_mel_bins == 80
     assert ExperimentConfig.from_dict(conf.to_dict()) == conf
+
+
+def test_overrides(tmp_path):
+    (tmp_path / "a.yaml").write_text("model: rnn_ctc\ntrain_conf:\n  epochs: 3\n")
+    conf = ExperimentConfig.load(tmp_path / "a.yaml", ["train_conf.lr=0.01", "model_conf.hidden_size=8"])
+    assert conf.train_conf.epochs == 3 and conf.train_conf.lr == 0.01 and conf.model_conf == {"hidden_size": 8}
+    with pytest.raises(ConfigError, match="unknown key"):
+        ExperimentConfig.load(tmp_path / "a.yaml", ["train_conf.lrr=1"])
+    with pytest.raises(ConfigError, match="section.key=value"):
+        ExperimentConfig.load(tmp_path / "a.yaml", ["epochs=1"])

@@ -34,9 +34,10 @@ def test_teacher_and_student_emit_the_same_frames():
         assert tl.shape[1] == sl.shape[1] == tn.item() == sn.item()
 
 
-def test_padding_does_not_change_student_outputs():
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_does_not_change_student_outputs(bidirectional):
     s = ExperimentConfig.load(CONF / "student.yaml")
-    model = build_model(s.model, s.model_conf, 80, 30).eval()
+    model = build_model(s.model, {**s.model_conf, "bidirectional": bidirectional}, 80, 30).eval()
     x = torch.randn(1, 60, 80)
     padded = torch.cat([x, torch.randn(1, 40, 80)], 1)
     with torch.no_grad():

@@ -44,7 +44,10 @@ class RnnCTC(CTCModel):
         self.head = nn.Linear(conf.hidden_size * (2 if conf.bidirectional else 1), vocab_size)
 
     def encode(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T', D) -> (B, T', H); packed so padding never reaches the recurrent state."""
+        """(B, T', D) -> (B, T', H). A unidirectional RNN never sees the trailing padding before a
+        valid frame, so only the bidirectional one needs (slower) packing."""
+        if not self.rnn.bidirectional:
+            return self.dropout(self.rnn(x)[0]), lens
         packed = nn.utils.rnn.pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
