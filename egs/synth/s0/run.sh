@@ -87,5 +87,11 @@ fi
 
 if run_stage 7; then
   echo "stage 7: results table -> $exp/results.md"
-  asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets dev test --out $exp/results.md
+  {
+    asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets dev test
+    printf '\nJob wall times of this run:\n\n'
+    local/run_summary.sh $data $exp
+  } > $exp/results.md.tmp
+  mv $exp/results.md.tmp $exp/results.md
+  cat $exp/results.md
 fi
