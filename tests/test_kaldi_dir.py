@@ -42,3 +42,17 @@ def test_pipes_are_refused(data_dir):
     (data_dir / "utt2spk").write_text("spka-001 spka\n")
     with pytest.raises(DataDirError, match="pipe"):
         load_data_dir(data_dir)
+
+
+def test_write_data_dir_round_trip(tmp_path):
+    from asr_kd.data.kaldi_dir import Utterance, write_data_dir
+
+    utts = [Utterance("s1-b", "s1", "/x/rec1.wav", 1.0, 2.0, "B"), Utterance("s1-a", "s1", "/x/rec1.wav", 0.0, 1.0, "A"),
+            Utterance("s2-a", "s2", "/x/rec2.wav", 0.5, 1.5, "C")]
+    write_data_dir(tmp_path, utts, {"s1-a": 1.0, "s1-b": 1.0, "s2-a": 1.0})
+    assert (tmp_path / "wav.scp").read_text() == "rec1 /x/rec1.wav\nrec2 /x/rec2.wav\n"
+    assert (tmp_path / "segments").read_text().splitlines()[0] == "s1-a rec1 0.000 1.000"
+    assert (tmp_path / "spk2utt").read_text() == "s1 s1-a s1-b\ns2 s2-a\n"
+    assert load_data_dir(tmp_path) == sorted(utts, key=lambda u: u.utt)
+    with pytest.raises(DataDirError, match="prefix"):
+        write_data_dir(tmp_path / "bad", [Utterance("x-1", "y", "/a.wav")])

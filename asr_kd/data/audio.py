@@ -48,3 +48,11 @@ def load_utterance(utt: Utterance) -> np.ndarray:
         return load_audio(utt.path, utt.start, utt.end)
     except AudioError as e:
         raise AudioError(f"utterance {utt.utt}: {e}") from None
+
+
+def audio_duration(path: str) -> float:
+    """Duration in seconds from the file header alone (no decoding), for utt2dur."""
+    try:
+        return sf.info(path).duration
+    except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
+        raise AudioError(f"{path}: cannot read audio header ({e})") from None

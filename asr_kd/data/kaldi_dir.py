@@ -95,3 +95,32 @@ def load_data_dir(root: str | Path, require_text: bool = True) -> list[Utterance
     if not utts:
         raise DataDirError(f"{root}: no utterances")
     return utts
+
+
+def write_data_dir(root: str | Path, utts: list[Utterance], durations: dict[str, float] | None = None) -> None:
+    """Write a Kaldi data dir for `utts`: wav.scp, utt2spk, spk2utt, text (when transcribed),
+    segments (when any utterance has start/end), and utt2dur (when `durations` is given).
+    With segments, each distinct `Utterance.path` is one recording, named by its file stem."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    utt2spk = {u.utt: u.spk for u in utts}
+    if len(utt2spk) != len(utts):
+        raise DataDirError(f"{root}: duplicate utterance ids")
+    for u in utts:
+        if not u.utt.startswith(u.spk):
+            raise DataDirError(f"{root}: speaker id {u.spk!r} is not a prefix of utterance id {u.utt!r}")
+    segmented = any(u.start is not None for u in utts)
+    if segmented:
+        recos = {u.path: Path(u.path).stem for u in utts}
+        if len(set(recos.values())) != len(recos):
+            raise DataDirError(f"{root}: recording file stems are not unique")
+        write_table(root / "wav.scp", {reco: path for path, reco in recos.items()})
+        write_table(root / "segments", {u.utt: f"{recos[u.path]} {u.start:.3f} {u.end:.3f}" for u in utts})
+    else:
+        write_table(root / "wav.scp", {u.utt: u.path for u in utts})
+    write_table(root / "utt2spk", utt2spk)
+    write_table(root / "spk2utt", spk2utt_from_utt2spk(utt2spk))
+    if any(u.text is not None for u in utts):
+        write_table(root / "text", {u.utt: u.text or "" for u in utts})
+    if durations is not None:
+        write_table(root / "utt2dur", {u: f"{d:.3f}" for u, d in durations.items()})
