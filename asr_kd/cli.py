@@ -12,7 +12,29 @@ def _compute_feats(a):
 
     conf = ExperimentConfig.load(a.config).feature_conf if a.config else FeatureConfig()
     for d in a.data_dirs:
-        print(f"{d}: {compute_feats(d, conf)} frames")
+        frames, skipped = compute_feats(d, conf, a.skip_bad, a.allow_pipes)
+        print(f"{d}: {frames} frames" + (f"; skipped {len(skipped)} bad utterance(s), see {d}/feats.skipped"
+                                         if skipped else ""))
+
+
+def _validate_data(a):
+    from asr_kd.data.validate import validate_data_dir
+
+    problems = validate_data_dir(a.data_dir, check_audio=not a.no_audio_check, allow_pipes=a.allow_pipes)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"{a.data_dir}: {len(problems)} problem(s); `asr-kd fix-data {a.data_dir}` fixes order, "
+              "duplicates and coverage", file=sys.stderr)
+        return 1
+    print(f"{a.data_dir}: OK")
+
+
+def _fix_data(a):
+    from asr_kd.data.validate import fix_data_dir
+
+    r = fix_data_dir(a.data_dir)
+    print(f"{a.data_dir}: kept {r['kept']} utterance(s), removed {r['removed']}; originals in {a.data_dir}/.backup/")
 
 
 def _compute_cmvn(a):
@@ -42,7 +64,7 @@ def _decode(a):
     from asr_kd.evaluate import decode_data_dir
     from asr_kd.scoring import kaldi_wer_line
 
-    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads)
+    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes)
     print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
@@ -78,7 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compute-feats", help="fbank features of data dirs into their feature cache")
     s.add_argument("data_dirs", nargs="+", help="Kaldi data directories")
     s.add_argument("--config", help="experiment YAML whose feature_conf to use (default: built-in defaults)")
+    s.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable/empty/NaN audio (listed in DIR/feats.skipped) instead of stopping")
+    s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
     s.set_defaults(fn=_compute_feats)
+
+    s = sub.add_parser("validate-data", help="check a Kaldi data dir against validate_data_dir.sh rules")
+    s.add_argument("data_dir")
+    s.add_argument("--no-audio-check", action="store_true", help="do not open every audio file's header")
+    s.add_argument("--allow-pipes", action="store_true", help="accept `<cmd> |` wav.scp entries")
+    s.set_defaults(fn=_validate_data)
+
+    s = sub.add_parser("fix-data", help="sort, de-duplicate and intersect a data dir (fix_data_dir.sh); backs up first")
+    s.add_argument("data_dir")
+    s.set_defaults(fn=_fix_data)
 
     s = sub.add_parser("compute-cmvn", help="global CMVN stats of a data dir's features -> DIR/cmvn.json")
     s.add_argument("data_dir")
@@ -109,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output dir, e.g. exp/teacher/decode_test")
     s.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default: cpu)")
     s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
+    s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
     s.set_defaults(fn=_decode)
 
     s = sub.add_parser("transcribe", help="print the transcript of audio files")

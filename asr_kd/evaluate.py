@@ -28,13 +28,13 @@ def cpu_model() -> str:
 
 
 def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu",
-                    num_threads: int = 1) -> dict:
+                    num_threads: int = 1, allow_pipes: bool = False) -> dict:
     """Decode every utterance of `data_dir` one at a time (batch 1) and write
     out_dir/{text, wer, per_utt, per_spk, rtf.json, result.json}; returns the result dict.
     The first utterance is decoded once untimed as warm-up; audio reading is not timed."""
     out_dir = Path(out_dir)
     rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads)
-    utts = load_data_dir(data_dir)
+    utts = load_data_dir(data_dir, allow_pipes=allow_pipes)
     timer = StageTimer(rec.device)
     rec.decode(rec.logits(rec.features(load_utterance(utts[0]))))  # warm-up, not timed
     hyps, audio_seconds = {}, 0.0

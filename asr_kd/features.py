@@ -15,7 +15,7 @@ import torchaudio
 from tqdm import tqdm
 
 from asr_kd.config import FeatureConfig, SpecAugConfig
-from asr_kd.data.audio import SAMPLE_RATE, load_utterance
+from asr_kd.data.audio import SAMPLE_RATE, AudioError, load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import atomic_path, write_json, write_text
 
@@ -69,13 +69,23 @@ def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | Non
     )
 
 
-def compute_feats(data_dir: str | Path, conf: FeatureConfig) -> int:
-    """Compute fbank for every utterance of `data_dir` into its feature cache; returns frame count."""
+def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = False,
+                  allow_pipes: bool = False) -> tuple[int, dict[str, str]]:
+    """Compute fbank for every utterance of `data_dir` into its feature cache.
+    Unreadable, empty or non-finite audio stops with a one-line error naming the utterance, or with
+    `skip_bad` is left out and listed in DIR/feats.skipped. Returns (frames, {utt: reason})."""
     data_dir = Path(data_dir)
-    utts = load_data_dir(data_dir, require_text=False)
-    chunks, index, offset = [], [], 0
+    utts = load_data_dir(data_dir, require_text=False, allow_pipes=allow_pipes)
+    chunks, index, offset, skipped = [], [], 0, {}
     for utt in tqdm(utts, desc=f"fbank {data_dir.name}", unit="utt"):
-        feats = fbank(torch.from_numpy(load_utterance(utt)), conf).numpy().astype(np.float16)
+        try:
+            wave = load_utterance(utt)
+        except AudioError as e:
+            if not skip_bad:
+                raise
+            skipped[utt.utt] = str(e)
+            continue
+        feats = fbank(torch.from_numpy(wave), conf).numpy().astype(np.float16)
         chunks.append(feats)
         index.append(f"{utt.utt} {offset} {len(feats)}\n")
         offset += len(feats)
@@ -83,7 +93,8 @@ def compute_feats(data_dir: str | Path, conf: FeatureConfig) -> int:
         with open(tmp, "wb") as f:
             np.save(f, np.concatenate(chunks) if chunks else np.zeros((0, conf.num_mel_bins), np.float16))
     write_text(data_dir / FEATS_INDEX, "".join(index))
-    return offset
+    write_text(data_dir / "feats.skipped", "".join(f"{u} {r}\n" for u, r in skipped.items()))
+    return offset, skipped
 
 
 class FeatureCache:

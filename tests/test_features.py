@@ -19,7 +19,8 @@ def test_fbank_shape_matches_num_frames():
 
 
 def test_feature_cache_and_cmvn(data_dir):
-    total = compute_feats(data_dir, FeatureConfig())
+    total, skipped = compute_feats(data_dir, FeatureConfig())
+    assert skipped == {}
     cache = FeatureCache(data_dir)
     utts = load_data_dir(data_dir)
     assert total == sum(cache.num_frames(u.utt) for u in utts)

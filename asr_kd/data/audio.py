@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
+
 import numpy as np
 import soundfile as sf
 import soxr
@@ -25,13 +28,33 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     return samples
 
 
+def is_pipe(rxfile: str) -> bool:
+    """Kaldi's `<command> |` wav.scp entries: the command's stdout is the audio."""
+    return rxfile.rstrip().endswith("|")
+
+
+def _read_pipe(rxfile: str) -> tuple[np.ndarray, int]:
+    """Run a `<command> |` entry (only ever reached behind an explicit --allow-pipes) and decode stdout."""
+    cmd = rxfile.rstrip()[:-1]
+    proc = subprocess.run(cmd, shell=True, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise AudioError(f"{cmd!r}: command failed (exit {proc.returncode}): "
+                         f"{proc.stderr.decode(errors='replace').strip()[-200:]}")
+    return sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+
+
 def load_audio(path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
-    """Read `path` (only [start, end) seconds when given) -> (S,) float32 mono 16 kHz in [-1, 1]."""
+    """Read `path` (only [start, end) seconds when given) -> (S,) float32 mono 16 kHz in [-1, 1].
+    Multi-channel audio is mixed down (channels averaged); any sample rate is resampled."""
     try:
-        info = sf.info(path)
-        first = 0 if start is None else int(round(start * info.samplerate))
-        last = None if end is None else int(round(end * info.samplerate))
-        samples, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
+        if is_pipe(path):
+            samples, sr = _read_pipe(path)
+            samples = samples[int(round((start or 0) * sr)): None if end is None else int(round(end * sr))]
+        else:
+            sr = sf.info(path).samplerate
+            first = 0 if start is None else int(round(start * sr))
+            last = None if end is None else int(round(end * sr))
+            samples, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
         raise AudioError(f"{path}: cannot read audio ({e})") from None
     if samples.shape[0] == 0:

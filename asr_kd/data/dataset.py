@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from asr_kd.data.kaldi_dir import load_data_dir
-from asr_kd.data.tokens import Units
+from asr_kd.data.tokens import UNK, Units
 from asr_kd.features import FeatureCache
 from asr_kd.models.subsampling import subsampled_length
 
@@ -37,12 +37,14 @@ class FeatureDataset(torch.utils.data.Dataset):
         self.cache = FeatureCache(data_dir)
         self.items: list[tuple[str, list[int]]] = []
         self.skipped = {"no_features": 0, "too_long": 0, "empty_text": 0, "too_short_for_ctc": 0}
+        self.unk_utts = 0  # utterances with characters outside units.txt (mapped to <unk>)
         for utt in load_data_dir(data_dir):
             if utt.utt not in self.cache.index:
                 self.skipped["no_features"] += 1
                 continue
             n = self.cache.num_frames(utt.utt)
             ids = units.encode(utt.text or "")
+            self.unk_utts += units.ids[UNK] in ids
             if max_frames and n > max_frames:
                 self.skipped["too_long"] += 1
             elif not ids:
@@ -55,6 +57,9 @@ class FeatureDataset(torch.utils.data.Dataset):
             raise ValueError(f"{data_dir}: no usable utterances (skipped: {self.skipped})")
         if any(self.skipped.values()):
             log.warning("%s: skipped utterances %s", data_dir, self.skipped)
+        if self.unk_utts:
+            log.warning("%s: %d utterance(s) have characters outside units.txt, mapped to <unk>",
+                        data_dir, self.unk_utts)
 
     def __len__(self) -> int:
         return len(self.items)

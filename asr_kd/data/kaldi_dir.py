@@ -63,8 +63,9 @@ class Utterance:
     text: str | None = None
 
 
-def load_data_dir(root: str | Path, require_text: bool = True) -> list[Utterance]:
-    """Load the utterances of a Kaldi data directory, in sorted utterance order."""
+def load_data_dir(root: str | Path, require_text: bool = True, allow_pipes: bool = False) -> list[Utterance]:
+    """Load the utterances of a Kaldi data directory, in sorted utterance order. `<cmd> |` wav.scp
+    entries run shell commands, so they are refused unless `allow_pipes`."""
     root = Path(root)
     if not root.is_dir():
         raise DataDirError(f"{root}: not a directory")
@@ -72,11 +73,11 @@ def load_data_dir(root: str | Path, require_text: bool = True) -> list[Utterance
     utt2spk = read_table(root / "utt2spk")
     text = read_table(root / "text") if (require_text or (root / "text").exists()) else {}
     segments = read_table(root / "segments") if (root / "segments").exists() else None
-    for rxfile in wav_scp.values():
-        if rxfile.endswith("|"):
+    for reco, rxfile in wav_scp.items():
+        if rxfile.rstrip().endswith("|") and not allow_pipes:
             raise DataDirError(
-                f"{root / 'wav.scp'}: pipe entry {rxfile!r}: command pipes are not supported, "
-                "convert the audio to files first"
+                f"{root / 'wav.scp'}: {reco!r} is a command pipe ({rxfile!r}); pipes run shell commands, "
+                "so they need --allow-pipes"
             )
     utts = []
     for utt in kaldi_sorted(utt2spk):

@@ -1,0 +1,209 @@
+"""Kaldi data-dir conformance in Python: the rules of utils/validate_data_dir.sh (validate) and
+what utils/fix_data_dir.sh does (fix). Problems read `file:line: what is wrong`."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from asr_kd.data.audio import AudioError, audio_duration, is_pipe
+from asr_kd.data.kaldi_dir import kaldi_sorted, spk2utt_from_utt2spk, write_table
+
+# Files keyed by utterance that must cover exactly the utterances of utt2spk when present.
+UTT_FILES = ("text", "utt2dur", "feats.scp", "utt2lang", "utt2uniq")
+KNOWN_FILES = ("wav.scp", "segments", "utt2spk", "spk2utt", "spk2gender", "reco2dur", "reco2file_and_channel") + UTT_FILES
+FORBIDDEN_WORDS = ("<s>", "</s>", "#0")
+
+
+def _read_lines(path: Path, problems: list[str]) -> list[tuple[int, str, str]]:
+    """(line number, key, rest) per line; reports encoding, CR, termination and empty lines."""
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1]:
+        problems.append(f"{path}:{len(lines)}: last line is not newline-terminated")
+    rows = []
+    for n, line in enumerate(lines[:-1] if not lines[-1] else lines, 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{path}:{n}: not valid UTF-8")
+            continue
+        if "\r" in text:
+            problems.append(f"{path}:{n}: carriage return (CR) in line; convert with dos2unix")
+            text = text.replace("\r", "")
+        key, _, rest = text.strip().partition(" ")
+        if not key:
+            problems.append(f"{path}:{n}: empty line")
+            continue
+        rows.append((n, key, rest.strip()))
+    return rows
+
+
+def _check_sorted_unique(path: Path, rows, problems: list[str]) -> dict[str, tuple[int, str]]:
+    """Keys must be unique and in C byte order; returns {key: (line, rest)} (first occurrence)."""
+    table: dict[str, tuple[int, str]] = {}
+    prev = None
+    for n, key, rest in rows:
+        if key in table:
+            problems.append(f"{path}:{n}: duplicate key {key!r} (first on line {table[key][0]})")
+            continue
+        if prev is not None and key.encode() < prev.encode():
+            problems.append(f"{path}:{n}: key {key!r} out of order (sort with LC_ALL=C)")
+        table[key] = (n, rest)
+        prev = key
+    return table
+
+
+def _coverage(name: Path, table: dict, reference: set[str], ref_name: str, problems: list[str]) -> None:
+    for key, (n, _) in table.items():
+        if key not in reference:
+            problems.append(f"{name}:{n}: utterance {key!r} is not in {ref_name}")
+    for key in kaldi_sorted(reference - table.keys()):
+        problems.append(f"{name}: no entry for utterance {key!r} (listed in {ref_name})")
+
+
+def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: bool = False) -> list[str]:
+    """All Kaldi rule violations of data dir `root` (empty list = valid)."""
+    root = Path(root)
+    if not root.is_dir():
+        return [f"{root}: not a directory"]
+    problems: list[str] = []
+    for required in ("wav.scp", "utt2spk", "spk2utt"):
+        if not (root / required).exists():
+            problems.append(f"{root / required}: required file missing")
+    if problems:
+        return problems
+    tables = {name: _check_sorted_unique(root / name, _read_lines(root / name, problems), problems)
+              for name in KNOWN_FILES if (root / name).exists()}
+
+    utt2spk = tables["utt2spk"]
+    prev_spk = None
+    for utt, (n, rest) in utt2spk.items():
+        fields = rest.split()
+        if len(fields) != 1:
+            problems.append(f"{root / 'utt2spk'}:{n}: expected '<utt> <spk>', got {len(fields) + 1} fields")
+            continue
+        spk = fields[0]
+        if not utt.startswith(spk):
+            problems.append(f"{root / 'utt2spk'}:{n}: speaker id {spk!r} is not a prefix of utterance id {utt!r}")
+        if prev_spk is not None and spk.encode() < prev_spk.encode():
+            problems.append(f"{root / 'utt2spk'}:{n}: not sorted by speaker too (speaker {spk!r} after {prev_spk!r})")
+        prev_spk = spk
+    utts = set(utt2spk)
+    expected = spk2utt_from_utt2spk({u: r.split()[0] for u, (_, r) in utt2spk.items() if r.split()})
+    for spk, (n, rest) in tables["spk2utt"].items():
+        if expected.get(spk) != rest:
+            problems.append(f"{root / 'spk2utt'}:{n}: speaker {spk!r} does not match utt2spk (regenerate spk2utt)")
+    for spk in kaldi_sorted(expected.keys() - tables["spk2utt"].keys()):
+        problems.append(f"{root / 'spk2utt'}: speaker {spk!r} of utt2spk is missing")
+
+    for name in UTT_FILES:
+        if name in tables:
+            _coverage(root / name, tables[name], utts, "utt2spk", problems)
+    for utt, (n, rest) in tables.get("text", {}).items():
+        bad = sorted(set(rest.split()) & set(FORBIDDEN_WORDS))
+        if bad:
+            problems.append(f"{root / 'text'}:{n}: forbidden word(s) {bad} in transcript of {utt!r}")
+    for utt, (n, rest) in tables.get("utt2dur", {}).items():
+        try:
+            ok = float(rest) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append(f"{root / 'utt2dur'}:{n}: duration {rest!r} is not a positive number")
+
+    wav = tables["wav.scp"]
+    if "segments" in tables:
+        used = set()
+        for utt, (n, rest) in tables["segments"].items():
+            fields = rest.split()
+            if len(fields) != 3:
+                problems.append(f"{root / 'segments'}:{n}: expected '<utt> <reco> <start> <end>'")
+                continue
+            reco, start, end = fields
+            used.add(reco)
+            try:
+                if not 0 <= float(start) < float(end):
+                    problems.append(f"{root / 'segments'}:{n}: end {end} must be greater than start {start} >= 0")
+            except ValueError:
+                problems.append(f"{root / 'segments'}:{n}: start/end are not numbers")
+            if reco not in wav:
+                problems.append(f"{root / 'segments'}:{n}: recording {reco!r} is not in wav.scp")
+        for reco in kaldi_sorted(wav.keys() - used):
+            problems.append(f"{root / 'wav.scp'}:{wav[reco][0]}: recording {reco!r} has no segment")
+        _coverage(root / "segments", tables["segments"], utts, "utt2spk", problems)
+    else:
+        _coverage(root / "wav.scp", wav, utts, "utt2spk", problems)
+
+    for reco, (n, rxfile) in wav.items():
+        if is_pipe(rxfile):
+            if not allow_pipes:
+                problems.append(f"{root / 'wav.scp'}:{n}: command pipe for {reco!r}; pipes run shell "
+                                "commands, so they need --allow-pipes")
+            continue
+        if check_audio:
+            try:
+                audio_duration(rxfile)
+            except AudioError as e:
+                problems.append(f"{root / 'wav.scp'}:{n}: {e}")
+    return problems
+
+
+def _lenient_table(path: Path, fields: int | None = None) -> dict[str, str]:
+    """Readable lines of `path`, first occurrence of each key, lines with the wrong field count dropped."""
+    table: dict[str, str] = {}
+    for line in path.read_bytes().decode("utf-8", errors="replace").replace("\r", "").split("\n"):
+        key, _, rest = line.strip().partition(" ")
+        rest = rest.strip()
+        if key and key not in table and (fields is None or len(rest.split()) == fields - 1):
+            table[key] = rest
+    return table
+
+
+def fix_data_dir(root: str | Path) -> dict[str, int]:
+    """Do what Kaldi's fix_data_dir.sh does: back up the originals to DIR/.backup/<time>/, then sort,
+    de-duplicate, keep only utterances present in every file, and regenerate spk2utt.
+    Returns {"kept": n, "removed": m}."""
+    root = Path(root)
+    present = [name for name in KNOWN_FILES if (root / name).exists()]
+    if "utt2spk" not in present or "wav.scp" not in present:
+        raise FileNotFoundError(f"{root}: fixing needs at least wav.scp and utt2spk")
+    backup = root / ".backup" / time.strftime("%Y%m%d-%H%M%S")
+    backup.mkdir(parents=True, exist_ok=True)
+    for name in present:
+        shutil.copy2(root / name, backup / name)
+
+    utt2spk = _lenient_table(root / "utt2spk", fields=2)
+    segments = _lenient_table(root / "segments", fields=4) if "segments" in present else None
+    wav = _lenient_table(root / "wav.scp")
+    utt_tables = {name: _lenient_table(root / name) for name in UTT_FILES if name in present}
+    before = len(utt2spk)
+    utts = set(utt2spk)
+    for table in utt_tables.values():
+        utts &= table.keys()
+    if segments is not None:
+        segments = {u: s for u, s in segments.items() if s.split()[0] in wav and _valid_span(s)}
+        utts &= segments.keys()
+        used = {segments[u].split()[0] for u in utts}
+        write_table(root / "segments", {u: segments[u] for u in utts})
+        write_table(root / "wav.scp", {r: p for r, p in wav.items() if r in used})
+    else:
+        utts &= wav.keys()
+        write_table(root / "wav.scp", {u: wav[u] for u in utts})
+    kept = {u: utt2spk[u] for u in utts}
+    write_table(root / "utt2spk", kept)
+    write_table(root / "spk2utt", spk2utt_from_utt2spk(kept))
+    for name, table in utt_tables.items():
+        write_table(root / name, {u: table[u] for u in utts})
+    if "spk2gender" in present:
+        spks = set(kept.values())
+        write_table(root / "spk2gender", {s: g for s, g in _lenient_table(root / "spk2gender").items() if s in spks})
+    return {"kept": len(utts), "removed": before - len(utts)}
+
+
+def _valid_span(segment: str) -> bool:
+    try:
+        _, start, end = segment.split()
+        return 0 <= float(start) < float(end)
+    except ValueError:
+        return False
