@@ -9,8 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import torch
-
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -37,5 +35,7 @@ def write_json(path: str | Path, obj: object) -> None:
 
 
 def torch_save(obj: object, path: str | Path) -> None:
+    import torch  # imported here so that data-only tools start without loading torch
+
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# LibriSpeech recipe: Kaldi data dirs from an extracted corpus -> fbank + CMVN -> units
+# -> Conformer-L CTC teacher -> CNN-RNN student (CTC only) -> same student with KD
+# -> decode dev/test sets -> WER/RTF table. Sized for one GPU (--device cuda); not run in CI.
+# Every stage writes files under $data or $exp and is skipped when its .done marker exists.
+set -euo pipefail
+[ -f path.sh ] || { echo "$0: run me from my own folder (cd egs/librispeech/s0)" >&2; exit 1; }
+. ./path.sh
+. ./cmd.sh
+
+stage=0
+stop_stage=100
+corpus=                            # the extracted LibriSpeech folder (with SPEAKERS.TXT); needed by stage 0
+train_set=train-clean-100          # LibriSpeech subset to train on
+dev_set=dev-clean                  # subset for per-epoch dev loss/CER
+test_sets="test-clean test-other"  # subsets to decode besides the dev set
+conf=conf                          # folder with teacher.yaml, student.yaml, student_kd.yaml
+data=data                          # data directories go here (train-clean-100 -> data/train_clean_100)
+exp=exp                            # experiment directories go here
+device=auto                        # training device: auto | cpu | cuda
+decode_threads=1                   # CPU threads for decoding (RTF is measured with these)
+
+. utils/parse_options.sh
+
+train=${train_set//-/_}
+dev=${dev_set//-/_}
+eval_sets="$dev ${test_sets//-/_}"
+models="teacher student_ctc student_kd"
+declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [student_kd]=student_kd.yaml)
+
+run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+done_or() { [ -f "$1" ] && echo "skipping: $1 exists" && return 1; return 0; }
+
+if run_stage 0; then
+  echo "stage 0: Kaldi data dirs of $train_set $dev_set $test_sets from $corpus"
+  for part in $train_set $dev_set $test_sets; do
+    name=${part//-/_}
+    if done_or $data/.prepare_$name.done; then
+      [ -d "$corpus" ] || { echo "$0: --corpus must name an extracted LibriSpeech folder (got '$corpus')" >&2; exit 1; }
+      $train_cmd $data/log/prepare_$name.log python -m data_prep.librispeech --corpus "$corpus" \
+        --subset $part --out $data/$name
+      touch $data/.prepare_$name.done
+    fi
+  done
+fi
+
+if run_stage 1 && done_or $data/.feats.done; then
+  echo "stage 1: fbank features for $train/$dev and global CMVN on $train"
+  $train_cmd $data/log/feats.log asr-kd compute-feats --config $conf/teacher.yaml $data/$train $data/$dev
+  $train_cmd $data/log/cmvn.log asr-kd compute-cmvn $data/$train
+  touch $data/.feats.done
+fi
+
+if run_stage 2 && done_or $data/.units.done; then
+  echo "stage 2: character units from the training text"
+  $train_cmd $data/log/units.log asr-kd make-units $data/$train/text $data/lang/units.txt
+  touch $data/.units.done
+fi
+
+train_model() {  # train_model NAME [extra train args...]
+  local name=$1; shift
+  if done_or $exp/$name/.done; then
+    $train_cmd $exp/$name/log/run.log asr-kd train --config $conf/${model_conf[$name]} \
+      --train $data/$train --dev $data/$dev --units $data/lang/units.txt --cmvn $data/$train/cmvn.json \
+      --exp $exp/$name --device $device --resume "$@"
+    touch $exp/$name/.done
+  fi
+}
+
+if run_stage 3; then
+  echo "stage 3: train the Conformer CTC teacher"
+  train_model teacher
+fi
+
+if run_stage 4; then
+  echo "stage 4: train the student with CTC only (baseline)"
+  train_model student_ctc
+fi
+
+if run_stage 5; then
+  echo "stage 5: train the student with frame-level KD from the teacher"
+  train_model student_kd --teacher $exp/teacher/final.pt
+fi
+
+if run_stage 6; then
+  echo "stage 6: decode $eval_sets on CPU with $decode_threads thread(s)"
+  for name in $models; do
+    for set in $eval_sets; do
+      if done_or $exp/$name/decode_$set/.done; then
+        $decode_cmd $exp/$name/log/decode_$set.log asr-kd decode --checkpoint $exp/$name/final.pt \
+          --data $data/$set --out $exp/$name/decode_$set --device cpu --num-threads $decode_threads
+        touch $exp/$name/decode_$set/.done
+      fi
+    done
+  done
+fi
+
+if run_stage 7; then
+  echo "stage 7: results table -> $exp/results.md"
+  asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets $eval_sets --out $exp/results.md
+fi

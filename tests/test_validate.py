@@ -1,0 +1,115 @@
+"""Each Kaldi rule: a fabricated data dir that breaks exactly that rule, the message and the exit code."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from asr_kd.cli import main
+from asr_kd.data.validate import fix_data_dir, validate_data_dir
+
+
+def _edit(path: Path, fn) -> None:
+    path.write_bytes(fn(path.read_bytes()))
+
+
+def _swap_first_lines(b: bytes) -> bytes:
+    lines = b.split(b"\n")
+    lines[0], lines[1] = lines[1], lines[0]
+    return b"\n".join(lines)
+
+
+def test_valid_dir_passes(data_dir, capsys):
+    assert validate_data_dir(data_dir) == []
+    assert main(["validate-data", str(data_dir)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+
+CASES = {
+    "no trailing newline": ("text", lambda b: b.rstrip(b"\n"), r"text:6: last line is not newline-terminated"),
+    "CR": ("text", lambda b: b.replace(b"HELLO WORLD\n", b"HELLO WORLD\r\n"), r"text:1: carriage return"),
+    "not UTF-8": ("text", lambda b: b.replace(b"SPEECH", b"SP\xffECH"), r"text:5: not valid UTF-8"),
+    "unsorted": ("text", _swap_first_lines, r"text:2: key 'spka-001' out of order"),
+    "duplicate": ("utt2dur", None, r"utt2dur:2: duplicate key 'spka-001'"),
+    "utt2spk fields": ("utt2spk", lambda b: b.replace(b"spka-001 spka", b"spka-001 spka extra"),
+                       r"utt2spk:1: expected '<utt> <spk>', got 3 fields"),
+    "speaker prefix": ("utt2spk", lambda b: b.replace(b"spkc-002 spkc", b"spkc-002 spkd"),
+                       r"speaker id 'spkd' is not a prefix of utterance id 'spkc-002'"),
+    "sorted by speaker": ("utt2spk", lambda b: b.replace(b"spkb-002 spkb", b"spkb-002 spka"),
+                          r"utt2spk:4: not sorted by speaker too"),
+    "spk2utt mismatch": ("spk2utt", lambda b: b.replace(b"spka spka-001 spka-002", b"spka spka-001"),
+                         r"spk2utt:1: speaker 'spka' does not match utt2spk"),
+    "text missing utt": ("text", lambda b: b.replace(b"spkb-001 IT'S A TEST\n", b""),
+                         r"text: no entry for utterance 'spkb-001'"),
+    "text extra utt": ("text", lambda b: b + b"spkz-001 EXTRA\n", r"text:7: utterance 'spkz-001' is not in utt2spk"),
+    "forbidden word": ("text", lambda b: b.replace(b"HELLO WORLD", b"<s> HELLO WORLD </s>"),
+                       r"text:1: forbidden word\(s\) \['</s>', '<s>'\]"),
+    "wav.scp coverage": ("wav.scp", lambda b: b"\n".join(b.split(b"\n")[1:]),
+                         r"wav.scp: no entry for utterance 'spka-001'"),
+    "missing audio": ("wav.scp", lambda b: b.replace(b"spka-001.wav", b"gone.wav"), r"wav.scp:1: .*gone.wav"),
+    "pipe": ("wav.scp", lambda b: b.replace(b"spka-002 ", b"spka-002 sox x.flac -t wav - | #", 1).split(b"#")[0]
+             + b"\n" + b"\n".join(b.split(b"\n")[2:]), r"wav.scp:2: command pipe .* need --allow-pipes"),
+    "bad duration": ("utt2dur", lambda b: b.replace(b"spkc-001 1.0", b"spkc-001 -3"),
+                     r"utt2dur:5: duration '-3' is not a positive number"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_each_rule(case, data_dir, capsys):
+    name, fn, expected = CASES[case]
+    (data_dir / "utt2dur").write_text("".join(f"{u} 1.0\n" for u in sorted(
+        line.split()[0] for line in (data_dir / "utt2spk").read_text().splitlines())))
+    if case == "duplicate":
+        fn = lambda b: b.replace(b"spka-002 1.0\n", b"spka-001 1.0\nspka-002 1.0\n")  # noqa: E731
+    _edit(data_dir / name, fn)
+    problems = validate_data_dir(data_dir)
+    assert any(re.search(expected, p) for p in problems), problems
+    assert all(p.startswith(str(data_dir)) for p in problems)
+    assert main(["validate-data", str(data_dir)]) == 1
+    out = capsys.readouterr()
+    assert re.search(expected, out.out) and "problem(s)" in out.err
+
+
+def test_segments_rules(data_dir):
+    reco = (data_dir / "wav.scp").read_text().splitlines()[0].split()[1]
+    (data_dir / "wav.scp").write_text(f"rec1 {reco}\nrec2 {reco}\n")
+    (data_dir / "utt2spk").write_text("spka-001 spka\nspka-002 spka\nspka-003 spka\n")
+    (data_dir / "spk2utt").write_text("spka spka-001 spka-002 spka-003\n")
+    (data_dir / "text").write_text("spka-001 A\nspka-002 B\nspka-003 C\n")
+    (data_dir / "segments").write_text("spka-001 rec1 0.0 0.5\nspka-002 rec1 0.6 0.6\nspka-003 rec9 0.1\n")
+    problems = "\n".join(validate_data_dir(data_dir))
+    assert "segments:2: end 0.6 must be greater than start 0.6" in problems
+    assert "segments:3: expected '<utt> <reco> <start> <end>'" in problems
+    assert "wav.scp:2: recording 'rec2' has no segment" in problems
+    (data_dir / "segments").write_text("spka-001 rec1 0.0 0.5\nspka-002 rec1 0.6 0.7\nspka-003 rec9 0.1 0.2\n")
+    assert "segments:3: recording 'rec9' is not in wav.scp" in "\n".join(validate_data_dir(data_dir))
+
+
+def test_no_audio_check_and_allow_pipes(data_dir):
+    _edit(data_dir / "wav.scp", lambda b: b.replace(b"spka-001.wav", b"gone.wav"))
+    assert validate_data_dir(data_dir, check_audio=False) == []
+    assert main(["validate-data", "--no-audio-check", str(data_dir)]) == 0
+
+
+def test_fixer_sorts_dedups_intersects_and_backs_up(data_dir, capsys):
+    original_text = (data_dir / "text").read_bytes()
+    _edit(data_dir / "text", lambda b: _swap_first_lines(b).replace(b"spkb-001 IT'S A TEST\n", b"") + b"spka-002 DUP\n")
+    _edit(data_dir / "utt2spk", lambda b: b + b"spkz-009 spkz\n")
+    (data_dir / "spk2utt").write_text("garbage\n")
+    assert main(["fix-data", str(data_dir)]) == 0
+    assert "kept 5 utterance(s), removed 2" in capsys.readouterr().out  # spkb-001 (no text), spkz-009 (no audio)
+    assert validate_data_dir(data_dir) == []
+    backups = list((data_dir / ".backup").iterdir())
+    assert len(backups) == 1 and (backups[0] / "spk2utt").read_text() == "garbage\n"
+    text = (data_dir / "text").read_text()
+    assert "spkb-001" not in text and text.count("spka-002") == 1 and "GOOD MORNING" in text
+    assert original_text != (data_dir / "text").read_bytes()
+
+
+def test_our_writers_pass(data_dir, tmp_path):
+    from asr_kd.data.kaldi_dir import Utterance, write_data_dir
+
+    paths = {f"s1-{i}": line.split()[1] for i, line in enumerate((data_dir / "wav.scp").read_text().splitlines())}
+    write_data_dir(tmp_path / "out", [Utterance(u, "s1", p, None, None, "T") for u, p in paths.items()],
+                   {u: 1.0 for u in paths})
+    assert validate_data_dir(tmp_path / "out") == []
