@@ -49,6 +49,8 @@ CASES = {
     "missing audio": ("wav.scp", lambda b: b.replace(b"spka-001.wav", b"gone.wav"), r"wav.scp:1: .*gone.wav"),
     "pipe": ("wav.scp", lambda b: b.replace(b"spka-002 ", b"spka-002 sox x.flac -t wav - | #", 1).split(b"#")[0]
              + b"\n" + b"\n".join(b.split(b"\n")[2:]), r"wav.scp:2: command pipe .* need --allow-pipes"),
+    "spk2gender": ("spk2gender", lambda b: b"spka m\nspkb x\n", r"spk2gender:2: gender 'x' must be 'm' or 'f'"),
+    "spk2gender coverage": ("spk2gender", lambda b: b"spka m\nspkb f\n", r"spk2gender: no entry for speaker 'spkc'"),
     "bad duration": ("utt2dur", lambda b: b.replace(b"spkc-001 1.0", b"spkc-001 -3"),
                      r"utt2dur:5: duration '-3' is not a positive number"),
 }
@@ -59,6 +61,7 @@ def test_each_rule(case, data_dir, capsys):
     name, fn, expected = CASES[case]
     (data_dir / "utt2dur").write_text("".join(f"{u} 1.0\n" for u in sorted(
         line.split()[0] for line in (data_dir / "utt2spk").read_text().splitlines())))
+    (data_dir / "spk2gender").write_text("spka m\nspkb f\nspkc f\n")
     if case == "duplicate":
         fn = lambda b: b.replace(b"spka-002 1.0\n", b"spka-001 1.0\nspka-002 1.0\n")  # noqa: E731
     _edit(data_dir / name, fn)

@@ -97,6 +97,13 @@ def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: b
     for spk in kaldi_sorted(expected.keys() - tables["spk2utt"].keys()):
         problems.append(f"{root / 'spk2utt'}: speaker {spk!r} of utt2spk is missing")
 
+    for spk, (n, rest) in tables.get("spk2gender", {}).items():
+        if rest not in ("m", "f"):
+            problems.append(f"{root / 'spk2gender'}:{n}: gender {rest!r} must be 'm' or 'f'")
+        elif spk not in expected:
+            problems.append(f"{root / 'spk2gender'}:{n}: speaker {spk!r} is not in utt2spk")
+    for spk in kaldi_sorted(expected.keys() - tables.get("spk2gender", expected).keys()):
+        problems.append(f"{root / 'spk2gender'}: no entry for speaker {spk!r}")
     for name in UTT_FILES:
         if name in tables:
             _coverage(root / name, tables[name], utts, "utt2spk", problems)
