@@ -64,7 +64,7 @@ def _decode(a):
     from asr_kd.evaluate import decode_data_dir
     from asr_kd.scoring import kaldi_wer_line
 
-    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes)
+    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes, _chunk(a))
     print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
@@ -72,7 +72,7 @@ def _decode(a):
 def _transcribe(a):
     from asr_kd.recognizer import Recognizer
 
-    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads)
+    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads, chunk=_chunk(a))
     for f in a.files:
         print(f"{f} {rec.transcribe(f).text}")
 
@@ -91,6 +91,21 @@ def _prepare_synth(a):
     from data_prep import synth
 
     return synth.main(a.extra)
+
+
+def _chunk(a):
+    from asr_kd.chunking import ChunkConfig
+
+    return ChunkConfig(a.chunk, a.left, a.right)
+
+
+def _add_chunk_args(s) -> None:
+    from asr_kd.chunking import ChunkConfig
+
+    d = ChunkConfig()
+    s.add_argument("--chunk", type=int, default=d.chunk, help="40 ms frames kept per window (default: %(default)s)")
+    s.add_argument("--left", type=int, default=d.left, help="left context frames per window (default: %(default)s)")
+    s.add_argument("--right", type=int, default=d.right, help="right context frames per window (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default: cpu)")
     s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
     s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
+    _add_chunk_args(s)
     s.set_defaults(fn=_decode)
 
     s = sub.add_parser("transcribe", help="print the transcript of audio files")
@@ -152,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("files", nargs="+")
     s.add_argument("--device", default="cpu")
     s.add_argument("--num-threads", type=int, default=1)
+    _add_chunk_args(s)
     s.set_defaults(fn=_transcribe)
 
     s = sub.add_parser("results", help="Markdown WER/RTF table from experiment dirs")

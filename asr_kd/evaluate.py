@@ -3,12 +3,14 @@ and per-speaker reports, and RTF split into features / model / decoding."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from asr_kd.chunking import ChunkConfig
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir, write_table
 from asr_kd.fileio import write_json, write_text
@@ -28,12 +30,12 @@ def cpu_model() -> str:
 
 
 def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu",
-                    num_threads: int = 1, allow_pipes: bool = False) -> dict:
+                    num_threads: int = 1, allow_pipes: bool = False, chunk: ChunkConfig | None = None) -> dict:
     """Decode every utterance of `data_dir` one at a time (batch 1) and write
     out_dir/{text, wer, per_utt, per_spk, rtf.json, result.json}; returns the result dict.
     The first utterance is decoded once untimed as warm-up; audio reading is not timed."""
     out_dir = Path(out_dir)
-    rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads)
+    rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads, chunk=chunk)
     utts = load_data_dir(data_dir, allow_pipes=allow_pipes)
     timer = StageTimer(rec.device)
     rec.decode(rec.logits(rec.features(load_utterance(utts[0]))))  # warm-up, not timed
@@ -52,7 +54,7 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
         "audio_seconds": round(audio_seconds, 2), "utterances": len(utts), "batch_size": 1,
         "device": str(rec.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
         "cpu": cpu_model(), "gpu": torch.cuda.get_device_name(rec.device) if rec.device.type == "cuda" else None,
-        "chunking": "none (whole utterance)", "warmup_utts": 1,
+        "chunking": dataclasses.asdict(rec.chunk), "warmup_utts": 1,
         "excluded": "audio file reading",
     }
     write_table(out_dir / "text", hyps)

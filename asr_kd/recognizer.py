@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from asr_kd import checkpoint
+from asr_kd.chunking import ChunkConfig, windowed_logits
 from asr_kd.data.audio import load_audio
 from asr_kd.decoding import greedy_decode
 from asr_kd.features import fbank
@@ -24,15 +25,17 @@ class Result:
 class Recognizer:
     """Load once, transcribe many: `Recognizer.from_checkpoint(path).transcribe("a.wav").text`."""
 
-    def __init__(self, model, units, feature_conf, device: torch.device):
+    def __init__(self, model, units, feature_conf, device: torch.device, chunk: ChunkConfig | None = None):
         self.model, self.units, self.feature_conf, self.device = model.to(device), units, feature_conf, device
+        self.chunk = chunk or ChunkConfig()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None) -> "Recognizer":
+    def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
+                        chunk: ChunkConfig | None = None) -> "Recognizer":
         if num_threads:
             torch.set_num_threads(num_threads)
         model, units, feature_conf = checkpoint.load_model(path)
-        return cls(model, units, feature_conf, select_device(device))
+        return cls(model, units, feature_conf, select_device(device), chunk)
 
     def features(self, wave: np.ndarray) -> torch.Tensor:
         """(S,) float32 16 kHz -> (T, F) fbank on the model's device."""
@@ -40,9 +43,8 @@ class Recognizer:
 
     @torch.inference_mode()
     def logits(self, feats: torch.Tensor) -> torch.Tensor:
-        """(T, F) -> (T', V) CTC logits for one utterance."""
-        out, lens = self.model(feats.unsqueeze(0), torch.tensor([feats.shape[0]], device=self.device))
-        return out[0, : lens[0]]
+        """(T, F) -> (T', V) CTC logits for one utterance of any length, in windows (see chunking)."""
+        return windowed_logits(self.model, feats, self.chunk)
 
     def decode(self, logits: torch.Tensor) -> Result:
         ids = greedy_decode(logits.unsqueeze(0), torch.tensor([logits.shape[0]]))[0]
