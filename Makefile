@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := espeak-ng flite fortune-mod fortunes wordnet-base bible-kjv
+DEB_PACKAGES := espeak-ng flite fortune-mod fortunes wordnet-base bible-kjv festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festlex-cmu sword-text-web libsword-utils
 
 .PHONY: setup deb venv demo recipe test clean-demo
 

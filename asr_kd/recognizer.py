@@ -50,6 +50,12 @@ class Recognizer:
         ids = greedy_decode(logits.unsqueeze(0), torch.tensor([logits.shape[0]]))[0]
         return Result(self.units.decode(ids), [self.units.symbols[i] for i in ids])
 
+    def stream(self):
+        """A streaming session (unidirectional RNN students only); see asr_kd.streaming."""
+        from asr_kd.streaming import Stream
+
+        return Stream(self)
+
     def transcribe(self, audio: str | Path | np.ndarray) -> Result:
         """A file path or a (S,) float32 16 kHz array -> Result."""
         wave = load_audio(str(audio)) if isinstance(audio, (str, Path)) else np.asarray(audio, np.float32)

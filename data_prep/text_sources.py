@@ -4,6 +4,8 @@ Sources (each optional; a missing one is skipped with a warning):
   fortunes  fortune-mod + fortunes  /usr/share/games/fortunes/* (cookies split on '%')
   wordnet   wordnet-base            quoted example sentences in /usr/share/wordnet/data.*
   kjv       bible-kjv               `bible -f 'gen1:1-rev22:21'`, verse references stripped
+  web       sword-text-web libsword-utils   World English Bible, `mod2imp engWEB2015eb`, OSIS markup
+            stripped (install with --no-install-recommends)
 
 Normalised sentences use only A-Z, apostrophe and single spaces, so the text fed to the
 synthesiser is exactly the transcript (no digits, symbols or abbreviations the TTS would expand).
@@ -11,6 +13,7 @@ synthesiser is exactly the transcript (no digits, symbols or abbreviations the T
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import shutil
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 WORDNET_DIR = Path("/usr/share/wordnet")
+WEB_MODULE = "engWEB2015eb"
 MIN_WORDS, MAX_WORDS = 4, 25
 
 # Characters that a TTS engine would speak as words ("&" -> "and"); such sentences are dropped.
@@ -106,10 +110,34 @@ def kjv_texts() -> list[str] | None:
     return out
 
 
+# OSIS markup of the WEB: footnotes, headings and speaker labels are not part of the verse text.
+_OSIS_DROP = re.compile(r"<(note|title|speaker)\b[^>]*>.*?</\1>", re.S)
+_OSIS_GLOSSARY = re.compile(r'<div [^>]*type="glossary".*')  # back matter after the last verse
+_OSIS_WORD = re.compile(r"</?w\b[^>]*>")  # word tags sit inside words ("Rabbi</w>’s")
+_TYPOGRAPHY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "—": " -- ", "–": " -- "})
+
+
+def web_texts() -> list[str] | None:
+    """Sentences of the World English Bible exported from its SWORD module, None if not installed."""
+    if shutil.which("mod2imp") is None:
+        return None
+    proc = subprocess.run(["mod2imp", WEB_MODULE], capture_output=True, text=True,
+                          errors="replace", check=False)
+    # Entries are "$$$Book C:V" lines followed by the verse; verse 0 holds introductions.
+    verses = re.findall(r"^\$\$\$.* [1-9]\d*:[1-9]\d*\n(.*)$", proc.stdout, flags=re.M)
+    if proc.returncode != 0 or not verses:
+        return None
+    text = " ".join(_OSIS_GLOSSARY.sub("", verse) for verse in verses)
+    text = _OSIS_WORD.sub("", _OSIS_DROP.sub(" ", text))
+    text = html.unescape(re.sub(r"<[^>]*>", " ", text)).translate(_TYPOGRAPHY)
+    return split_sentences(text)  # sentences run across verse boundaries
+
+
 SOURCES: dict[str, tuple[str, Callable[[], list[str] | None]]] = {
     "fortunes": ("fortune-mod fortunes", fortune_texts),
     "wordnet": ("wordnet-base", wordnet_texts),
     "kjv": ("bible-kjv", kjv_texts),
+    "web": ("sword-text-web libsword-utils", web_texts),
 }
 
 

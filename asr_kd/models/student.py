@@ -52,3 +52,13 @@ class RnnCTC(CTCModel):
         out, _ = self.rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         return self.dropout(out), lens
+
+    def forward_chunk(self, feats: torch.Tensor, state=None):
+        """Streaming step: (1, L, F) features whose first frame is a multiple of 4 into the stream
+        -> (1, L', V) logits and the recurrent state to pass to the next call (unidirectional only)."""
+        if self.rnn.bidirectional:
+            raise ValueError("a bidirectional RNN cannot stream")
+        x = self.cmvn(feats)
+        x, _ = self.frontend(x, torch.tensor([feats.shape[1]]))  # (1, L, F) -> (1, L', D)
+        out, state = self.rnn(x, state)
+        return self.head(out), state

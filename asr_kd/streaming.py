@@ -1,0 +1,59 @@
+"""Streaming recognition with a unidirectional CNN-RNN student: audio in as it arrives, text out,
+the RNN state carried across calls. Exact: the result equals an offline pass over the whole audio,
+because fbank frames, CMVN, the x4 front-end and greedy CTC are all computed incrementally."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from asr_kd.features import num_frames
+from asr_kd.models.student import RnnCTC
+from asr_kd.models.subsampling import subsampled_length
+
+HOP = 160  # samples per 10 ms fbank frame at 16 kHz
+
+
+class Stream:
+    """`s = recognizer.stream(); s.accept(samples); s.partial(); s.finish()` (16 kHz float32 mono)."""
+
+    def __init__(self, recognizer):
+        if not isinstance(recognizer.model, RnnCTC) or recognizer.model.rnn.bidirectional:
+            raise ValueError("streaming needs a unidirectional RNN student checkpoint")
+        self.rec = recognizer
+        self.samples = np.zeros(0, np.float32)  # not yet turned into fbank frames
+        self.feats = torch.zeros(0, recognizer.feature_conf.num_mel_bins)  # (T, F) not yet consumed
+        self.state = None
+        self.prev = 0  # last emitted frame label, for CTC repeat merging across calls
+        self.ids: list[int] = []
+
+    @torch.inference_mode()
+    def accept(self, samples: np.ndarray) -> None:
+        """Feed more audio; decodes every 40 ms frame that is complete."""
+        samples = np.asarray(samples, np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected mono samples of shape (S,), got {samples.shape}")
+        self.samples = np.concatenate([self.samples, samples])
+        n = num_frames(len(self.samples), self.rec.feature_conf)
+        if n:
+            new = self.rec.features(self.samples)[:n].cpu()  # (n, F); frame k starts at sample k * HOP
+            self.samples = self.samples[n * HOP:]
+            self.feats = torch.cat([self.feats, new])
+        m = subsampled_length(self.feats.shape[0])
+        if m > 0:
+            logits, self.state = self.rec.model.forward_chunk(self.feats[None].to(self.rec.device), self.state)
+            self.feats = self.feats[4 * m:]
+            for k in logits[0, :m].argmax(-1).tolist():  # greedy CTC, state kept across calls
+                if k != self.prev and k != 0:
+                    self.ids.append(k)
+                self.prev = k
+
+    def partial(self) -> str:
+        """Text decoded so far."""
+        return self.rec.units.decode(self.ids)
+
+    def finish(self):
+        """End of audio: frames too short for a full 40 ms output are dropped, as offline."""
+        from asr_kd.recognizer import Result
+
+        return Result(self.partial(), [self.rec.units.symbols[i] for i in self.ids])
