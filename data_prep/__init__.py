@@ -1,1 +1,12 @@
-"""Offline corpus preparation: synthesised speech from Debian TTS engines and text packages."""
+"""Corpus preparers that write Kaldi data dirs: synthesised speech (default), LibriSpeech, folders."""
+
+import argparse
+import sys
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Argument errors as one line and exit code 1, like every other error of the preparers."""
+
+    def error(self, message: str) -> None:
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        sys.exit(1)

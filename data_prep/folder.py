@@ -7,13 +7,13 @@ becomes utterance `<spk>-a-b_c`. Without transcripts (--allow-untranscribed) the
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
 
 from asr_kd.data.audio import AudioError, audio_duration
 from asr_kd.data.kaldi_dir import DataDirError, Utterance, write_data_dir
+from data_prep import OneLineErrorParser
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 SPEAKER_FROM = ("dir", "file", "none")
@@ -87,16 +87,8 @@ def prepare(audio_dir: str | Path, out_dir: str | Path, speaker_from: str = "dir
             "hours": sum(durations.values()) / 3600, "untranscribed": untranscribed}
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one line and exit code 1, like every other error here."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        sys.exit(1)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m data_prep.folder",
         description="Turn a folder of audio files (wav, flac, ogg, and mp3 where soundfile reads it; "
                     "searched recursively) into a Kaldi data dir. Each audio file needs a same-named .txt "

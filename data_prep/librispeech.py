@@ -9,12 +9,12 @@ speaker id is `<reader>-<chapter>`, a prefix of the utterance id.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from asr_kd.data.audio import AudioError, audio_duration
 from asr_kd.data.kaldi_dir import DataDirError, Utterance, write_data_dir, write_table
+from data_prep import OneLineErrorParser
 
 
 class PrepError(RuntimeError):
@@ -98,16 +98,8 @@ def prepare(corpus_dir: str | Path, subset: str, out_dir: str | Path, skip_bad: 
             "missing_transcript": len(missing_text), "missing_audio": len(missing_audio)}
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one line and exit code 1, like every other error here."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        sys.exit(1)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m data_prep.librispeech",
         description="Turn one extracted LibriSpeech subset into a Kaldi data dir (wav.scp with absolute "
                     "flac paths, text, utt2spk, spk2utt, utt2dur, and spk2gender when CORPUS/SPEAKERS.TXT "

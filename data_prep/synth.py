@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from asr_kd.data.audio import audio_duration
 from asr_kd.data.kaldi_dir import Utterance, write_data_dir, write_table
+from data_prep import OneLineErrorParser
 from data_prep.text_sources import NoTextError, load_sentences
 
 log = logging.getLogger(__name__)
@@ -405,14 +406,6 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     return stats
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one line and exit code 1, like every other error here."""
-
-    def error(self, message: str) -> None:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        sys.exit(1)
-
-
 def _minutes(value: str) -> tuple[float, float]:
     """Parse --long-minutes 'MIN,MAX' (fractions allowed)."""
     try:
@@ -423,7 +416,7 @@ def _minutes(value: str) -> tuple[float, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m data_prep.synth",
         description="Synthesise an English ASR corpus offline (espeak-ng, flite and festival "
                     "voices reading fortunes, WordNet examples and two Bibles) into Kaldi data "

@@ -7,7 +7,15 @@ import torch
 from asr_kd.config import FeatureConfig, SpecAugConfig
 from asr_kd.data.audio import load_audio
 from asr_kd.data.kaldi_dir import load_data_dir
-from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, fbank, load_cmvn, make_specaug, num_frames
+from asr_kd.features import (
+    FeatureCache,
+    compute_cmvn,
+    compute_feats,
+    fbank,
+    load_cmvn,
+    make_specaug,
+    num_frames,
+)
 
 
 def test_fbank_shape_matches_num_frames():

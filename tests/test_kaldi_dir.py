@@ -1,6 +1,12 @@
 import pytest
 
-from asr_kd.data.kaldi_dir import DataDirError, kaldi_sorted, load_data_dir, read_table, write_table
+from asr_kd.data.kaldi_dir import (
+    DataDirError,
+    kaldi_sorted,
+    load_data_dir,
+    read_table,
+    write_table,
+)
 
 
 def test_write_table_sorts_in_c_order(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from asr_kd.cli import main
-from asr_kd.data.validate import fix_data_dir, validate_data_dir
+from asr_kd.data.validate import validate_data_dir
 
 
 def _edit(path: Path, fn) -> None:
