@@ -34,6 +34,7 @@ recipe: setup
 	cd egs/synth/s0 && ./run.sh
 
 test: setup
+	$(VENV)/bin/ruff check asr_kd data_prep tests
 	$(VENV)/bin/pytest -q tests
 
 clean-demo:
