@@ -31,3 +31,12 @@ def test_errors_name_the_file(tmp_path):
     sf.write(tmp_path / "nan.wav", np.array([0.0, np.nan, 0.1], np.float32), 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match="NaN"):
         load_audio(str(tmp_path / "nan.wav"))
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100])
+def test_sample_formats_and_rates(tmp_path, subtype, rate):
+    x = (0.5 * np.sin(2 * np.pi * 300 * np.arange(rate) / rate)).astype(np.float32)
+    sf.write(tmp_path / "c.wav", x, rate, subtype=subtype)
+    wave = load_audio(str(tmp_path / "c.wav"))
+    assert abs(len(wave) - 16000) <= 1 and np.abs(wave).max() == pytest.approx(0.5, abs=0.02)
