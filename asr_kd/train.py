@@ -174,13 +174,16 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                         teacher_logits, teacher_lens = teacher(batch.feats, batch.feat_lens)
                     assert torch.equal(teacher_lens, lens), "teacher and student frame rates differ"
             loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher_logits, conf.kd_conf)
+            bar.update(1)
+            if not torch.isfinite(loss):  # one bad batch must not end a long run
+                log.warning("step %d: non-finite loss %s on %s; batch skipped", step, parts, batch.utts[:3])
+                continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             optimizer.step()
             scheduler.step()
             step += 1
-            bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")
             if step % tc.log_interval == 0:
                 rec = {"step": step, "epoch": epoch, "loss": loss.item(), **parts, "grad_norm": grad_norm.item(),

@@ -80,3 +80,20 @@ def test_kd_training_with_frozen_teacher(prepared, tmp_path):
     assert any("kd" in r for r in recs)
     with pytest.raises(ValueError, match="kd_conf"):
         _run(_conf(epochs=1), prepared, tmp_path / "x", teacher_path=teacher)
+
+
+def test_non_finite_loss_skips_the_batch(prepared, tmp_path, monkeypatch):
+    import asr_kd.train as train_module
+
+    real, calls = train_module.ctc_kd_loss, {"n": 0}
+
+    def nan_once(*a, **k):
+        loss, parts = real(*a, **k)
+        calls["n"] += 1
+        return (loss * float("nan"), parts) if calls["n"] == 1 else (loss, parts)
+
+    monkeypatch.setattr(train_module, "ctc_kd_loss", nan_once)
+    _run(_conf(epochs=1), prepared, tmp_path / "exp")
+    summary = json.loads((tmp_path / "exp" / "train_summary.json").read_text())
+    assert summary["steps"] == calls["n"] - 1
+    assert "non-finite loss" in (tmp_path / "exp" / "log" / "train.log").read_text()
