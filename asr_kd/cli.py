@@ -64,7 +64,8 @@ def _decode(a):
     from asr_kd.evaluate import decode_data_dir
     from asr_kd.scoring import kaldi_wer_line
 
-    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes, _chunk(a))
+    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes, _chunk(a),
+                        a.whole_recordings)
     print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (default: cpu)")
     s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
     s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
+    s.add_argument("--whole-recordings", action="store_true",
+                   help="decode each wav.scp recording whole and score it against DATA/reco2text (long-form)")
     _add_chunk_args(s)
     s.set_defaults(fn=_decode)
 

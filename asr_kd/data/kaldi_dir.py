@@ -125,3 +125,18 @@ def write_data_dir(root: str | Path, utts: list[Utterance], durations: dict[str,
         write_table(root / "text", {u.utt: u.text or "" for u in utts})
     if durations is not None:
         write_table(root / "utt2dur", {u: f"{d:.3f}" for u, d in durations.items()})
+
+
+def load_recordings(root: str | Path, allow_pipes: bool = False) -> list[Utterance]:
+    """Whole recordings of a segmented data dir as utterances (id = recording id), with the reference
+    text of each recording from `reco2text`; for long-form decoding of `test_long`."""
+    root = Path(root)
+    segments = load_data_dir(root, allow_pipes=allow_pipes)
+    reco_of = {utt: fields.split()[0] for utt, fields in read_table(root / "segments").items()}
+    reco2text = read_table(root / "reco2text")
+    paths = read_table(root / "wav.scp")
+    spk = {reco_of[u.utt]: u.spk for u in segments}
+    missing = sorted(set(paths) - set(reco2text))
+    if missing:
+        raise DataDirError(f"{root / 'reco2text'}: no reference for recording {missing[0]!r}")
+    return [Utterance(reco, spk.get(reco, reco), paths[reco], None, None, reco2text[reco]) for reco in kaldi_sorted(paths)]

@@ -1,0 +1,45 @@
+import json
+
+import numpy as np
+import soundfile as sf
+
+from asr_kd import checkpoint
+from asr_kd.chunking import ChunkConfig
+from asr_kd.config import FeatureConfig
+from asr_kd.data.tokens import Units
+from asr_kd.evaluate import decode_data_dir
+from asr_kd.models import build_model
+
+
+def _checkpoint(path):
+    units = Units.build(["AB "])
+    conf = {"hidden_size": 8, "num_layers": 1, "subsampling_channels": 8}
+    model = build_model("rnn_ctc", conf, 80, len(units))
+    checkpoint.save(checkpoint.model_checkpoint(model, "rnn_ctc", conf, units, FeatureConfig()), path)
+    return path
+
+
+def _long_form_dir(root):
+    root.mkdir()
+    sf.write(root / "rec.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32), 16000)
+    (root / "wav.scp").write_text(f"spk-long00 {root / 'rec.wav'}\n")
+    (root / "segments").write_text("spk-long00-0000 spk-long00 0.0 2.0\nspk-long00-0001 spk-long00 2.5 4.5\n")
+    (root / "text").write_text("spk-long00-0000 A B\nspk-long00-0001 B A\n")
+    (root / "utt2spk").write_text("spk-long00-0000 spk\nspk-long00-0001 spk\n")
+    (root / "spk2utt").write_text("spk spk-long00-0000 spk-long00-0001\n")
+    (root / "reco2text").write_text("spk-long00 A B B A\n")
+    return root
+
+
+def test_decode_segments_and_whole_recordings(tmp_path):
+    ckpt = _checkpoint(tmp_path / "m.pt")
+    data = _long_form_dir(tmp_path / "test_long")
+    segs = decode_data_dir(ckpt, data, tmp_path / "seg")
+    assert segs["utts"] == 2 and segs["words"]["ref"] == 4
+    whole = decode_data_dir(ckpt, data, tmp_path / "whole", whole_recordings=True, chunk=ChunkConfig(chunk=20))
+    assert whole["utts"] == 1 and whole["words"]["ref"] == 4
+    rtf = json.loads((tmp_path / "whole" / "rtf.json").read_text())
+    assert rtf["whole_recordings"] and rtf["peak_rss_mb"] > 0 and rtf["chunking"]["chunk"] == 20
+    assert rtf["audio_seconds"] == 5.0 and segs["rtf"]["audio_seconds"] == 4.0
+    hyp_ids = [line.split()[0] for line in (tmp_path / "whole" / "text").read_text().splitlines()]
+    assert hyp_ids == ["spk-long00"]
