@@ -78,6 +78,13 @@ def _transcribe(a):
         print(f"{f} {rec.transcribe(f).text}")
 
 
+def _split_long(a):
+    from asr_kd.align import split_long_utterances
+
+    r = split_long_utterances(a.data, a.checkpoint, a.out, a.max_seconds, a.device)
+    print(f"{a.out}: {r['utterances']} utterances ({r['split']} long ones cut at word gaps)")
+
+
 def _results(a):
     from asr_kd.fileio import write_text
     from asr_kd.report import results_table
@@ -173,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num-threads", type=int, default=1)
     _add_chunk_args(s)
     s.set_defaults(fn=_transcribe)
+
+    s = sub.add_parser("split-long", help="cut utterances longer than --max-seconds at word gaps (forced alignment)")
+    s.add_argument("--data", required=True, help="Kaldi data dir with text")
+    s.add_argument("--checkpoint", required=True, help="model used for the forced alignment (e.g. the teacher)")
+    s.add_argument("--out", required=True, help="output data dir (with segments into the original audio)")
+    s.add_argument("--max-seconds", type=float, default=20.0, help="longest piece (default: %(default)s)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(fn=_split_long)
 
     s = sub.add_parser("results", help="Markdown WER/RTF table from experiment dirs")
     s.add_argument("--exp", nargs="+", required=True, help="experiment dirs with decode_<set>/result.json")
