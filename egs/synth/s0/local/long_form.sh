@@ -11,7 +11,7 @@ exp=exp                    # trained models: $exp/<model>/final.pt
 out=exp/long_form          # where to write
 minutes="10 30 60"         # recording lengths
 models="student_kd teacher"
-mem_cap_gb=20              # virtual-memory cap for the whole-file (unwindowed) teacher pass
+mem_cap_gb=22              # virtual-memory cap for the whole-file (unwindowed) teacher pass
 
 . utils/parse_options.sh
 
