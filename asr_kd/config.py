@@ -54,6 +54,9 @@ class KDConfig:
 
     weight: float = 0.5
     temperature: float = 1.0
+    blank_threshold: float = 1.0  # skip frames whose teacher blank posterior exceeds this (1.0 = keep all)
+    nonblank_only: bool = False  # KL over the renormalised non-blank symbols
+    max_delay: int = 0  # tolerate a per-utterance spike delay of up to this many 40 ms frames
 
 
 @dataclass

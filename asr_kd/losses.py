@@ -1,5 +1,9 @@
 """CTC loss, frame-level KD loss, and their combination. Both are averaged per valid frame, so the
-KD weight trades them off on the same scale and padding frames never count."""
+KD weight trades them off on the same scale and padding frames never count.
+
+KD options for CTC (see KD_NOTES): drop frames where the teacher is almost surely blank
+(`blank_threshold`), compare only the renormalised non-blank distributions (`nonblank_only`), and
+tolerate a per-utterance delay of the student's spikes of up to `max_delay` frames."""
 
 from __future__ import annotations
 
@@ -21,21 +25,67 @@ def ctc_loss(logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor, ta
     return total / lens.sum()
 
 
+def frame_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0,
+             nonblank_only: bool = False) -> torch.Tensor:
+    """(B, T, V) x2 -> (B, T) KL(p_teacher^T || p_student^T) per frame; with `nonblank_only` both
+    distributions are renormalised over the non-blank symbols (blank = id 0) first."""
+    s, t = student_logits.float() / temperature, teacher_logits.float() / temperature
+    if nonblank_only:
+        s, t = s[..., 1:], t[..., 1:]
+    log_p_s, log_p_t = s.log_softmax(-1), t.log_softmax(-1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)
+
+
+def kd_frame_mask(teacher_logits: torch.Tensor, lens: torch.Tensor, blank_threshold: float = 1.0) -> torch.Tensor:
+    """(B, T) frames that carry KD signal: valid, and (when `blank_threshold` < 1) where the
+    teacher's blank posterior does not exceed the threshold."""
+    mask = valid_mask(lens, teacher_logits.shape[1])
+    if blank_threshold < 1.0:
+        mask &= teacher_logits.float().softmax(-1)[..., 0] <= blank_threshold
+    return mask
+
+
+def _shift(x: torch.Tensor, d: int) -> torch.Tensor:
+    """(B, T, ...) -> same shape with frame i holding x[i - d] (zeros where that is out of range)."""
+    if d == 0:
+        return x
+    out = torch.zeros_like(x)
+    if d > 0:
+        out[:, d:] = x[:, :-d]
+    else:
+        out[:, :d] = x[:, -d:]
+    return out
+
+
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lens: torch.Tensor,
-            temperature: float = 1.0) -> torch.Tensor:
-    """T^2 * mean over valid frames of KL(p_teacher^T || p_student^T); inputs (B, T, V), (B,)."""
-    log_p_s = (student_logits.float() / temperature).log_softmax(-1)
-    log_p_t = (teacher_logits.float() / temperature).log_softmax(-1)
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(-1)  # (B, T)
-    mask = valid_mask(lens, kl.shape[1])
-    return temperature**2 * kl.masked_fill(~mask, 0.0).sum() / mask.sum()
+            temperature: float = 1.0, blank_threshold: float = 1.0, nonblank_only: bool = False,
+            max_delay: int = 0) -> torch.Tensor:
+    """T^2 * mean over KD frames of KL(teacher || student); inputs (B, T, V), (B,).
+    With `max_delay` D > 0, each utterance's teacher posteriors are shifted by the d in [-D, D]
+    (student frame i compared with teacher frame i - d) that gives the lowest loss."""
+    mask = kd_frame_mask(teacher_logits, lens, blank_threshold)  # (B, T), teacher frames
+    valid = valid_mask(lens, mask.shape[1])  # student frames
+    best_sum, best_count = None, None
+    for d in range(-max_delay, max_delay + 1):
+        kl = frame_kl(student_logits, _shift(teacher_logits, d), temperature, nonblank_only)  # (B, T)
+        m = _shift(mask, d) & valid
+        total, count = kl.masked_fill(~m, 0.0).sum(1), m.sum(1)  # (B,), (B,)
+        if best_sum is None:
+            best_sum, best_count = total, count
+        else:
+            better = total / count.clamp(min=1) < best_sum / best_count.clamp(min=1)
+            best_sum, best_count = torch.where(better, total, best_sum), torch.where(better, count, best_count)
+    return temperature**2 * best_sum.sum() / best_count.sum().clamp(min=1)
 
 
 def ctc_kd_loss(student_logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor, target_lens: torch.Tensor,
                 teacher_logits: torch.Tensor | None, conf: KDConfig | None) -> tuple[torch.Tensor, dict[str, float]]:
-    """(1 - w) * CTC + w * KD when a teacher is given, else CTC; returns the loss and its parts."""
+    """(1 - w) * CTC + w * KD when a teacher is given, else CTC; returns the loss and its parts
+    (with `kd_frames`: the fraction of valid frames that carry KD signal)."""
     ctc = ctc_loss(student_logits, lens, targets, target_lens)
     if teacher_logits is None or conf is None:
         return ctc, {"ctc": ctc.item()}
-    kd = kd_loss(student_logits, teacher_logits, lens, conf.temperature)
-    return (1 - conf.weight) * ctc + conf.weight * kd, {"ctc": ctc.item(), "kd": kd.item()}
+    kd = kd_loss(student_logits, teacher_logits, lens, conf.temperature, conf.blank_threshold,
+                 conf.nonblank_only, conf.max_delay)
+    frames = kd_frame_mask(teacher_logits, lens, conf.blank_threshold).sum() / lens.sum()
+    return (1 - conf.weight) * ctc + conf.weight * kd, {"ctc": ctc.item(), "kd": kd.item(), "kd_frames": frames.item()}

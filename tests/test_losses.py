@@ -60,6 +60,72 @@ def test_combined_loss_weights_ctc_and_kd():
     kd = kd_loss(s, t, lens, 2.0)
     total, parts = ctc_kd_loss(s, lens, targets, tlens, t, KDConfig(weight=0.25, temperature=2.0))
     assert total.item() == pytest.approx(0.75 * ctc.item() + 0.25 * kd.item(), rel=1e-5)
-    assert set(parts) == {"ctc", "kd"}
+    assert set(parts) == {"ctc", "kd", "kd_frames"} and parts["kd_frames"] == 1.0
     only_ctc, parts = ctc_kd_loss(s, lens, targets, tlens, None, None)
     assert only_ctc.item() == pytest.approx(ctc.item()) and set(parts) == {"ctc"}
+
+
+def _spiky(path: list[int], vocab: int = 5, peak: float = 8.0) -> torch.Tensor:
+    """(1, T, V) logits with a sharp peak on path[t] at each frame t."""
+    logits = torch.zeros(1, len(path), vocab)
+    for t, k in enumerate(path):
+        logits[0, t, k] = peak
+    return logits
+
+
+def test_blank_threshold_drops_blank_frames_and_reports_fraction():
+    teacher = _spiky([0, 0, 1, 0, 2, 0])  # 4 confident blanks, 2 symbols
+    student = torch.randn(1, 6, 5)
+    lens = torch.tensor([6])
+    kl = (torch.softmax(teacher, -1) * (torch.log_softmax(teacher, -1) - torch.log_softmax(student, -1))).sum(-1)[0]
+    expected = (kl[2] + kl[4]) / 2
+    assert kd_loss(student, teacher, lens, blank_threshold=0.9).item() == pytest.approx(expected.item(), rel=1e-5)
+    conf = KDConfig(weight=0.5, blank_threshold=0.9)
+    _, parts = ctc_kd_loss(student, lens, torch.tensor([[1, 2]]), torch.tensor([2]), teacher, conf)
+    assert parts["kd_frames"] == pytest.approx(2 / 6)
+
+
+def test_nonblank_only_renormalises_over_symbols():
+    torch.manual_seed(2)
+    s, t = torch.randn(1, 4, 6), torch.randn(1, 4, 6)
+    p, q = torch.softmax(t[..., 1:], -1), torch.softmax(s[..., 1:], -1)
+    expected = (p * (p / q).log()).sum(-1).mean()
+    assert kd_loss(s, t, torch.tensor([4]), nonblank_only=True).item() == pytest.approx(expected.item(), rel=1e-5)
+    # a blank-dominated teacher no longer hides what it says about the symbols
+    t2 = t.clone()
+    t2[..., 0] = 30.0
+    assert kd_loss(s, t2, torch.tensor([4]), nonblank_only=True).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_delay_tolerant_kd_forgives_spikes_shifted_by_two_frames():
+    path = [0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 0, 0]
+    teacher = _spiky(path)
+    student = _spiky([0, 0] + path[:-2])  # the same spikes, 2 frames late
+    lens = torch.tensor([len(path)])
+    plain = kd_loss(student, teacher, lens).item()
+    tolerant = kd_loss(student, teacher, lens, max_delay=2).item()
+    assert tolerant < 0.01 < plain
+    assert kd_loss(student, teacher, lens, max_delay=1).item() == pytest.approx(plain, rel=0.5)  # 1 is not enough
+    assert kd_loss(teacher, teacher, lens, max_delay=2).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_delay_is_chosen_per_utterance_and_padding_ignored():
+    a = [0, 1, 0, 2, 0, 3, 0, 0]
+    teacher = torch.cat([_spiky(a), _spiky(a)])
+    student = torch.cat([_spiky([0] + a[:-1]), _spiky(a[1:] + [0])])  # one late, one early
+    lens = torch.tensor([8, 8])
+    assert kd_loss(student, teacher, lens, max_delay=1).item() < 0.01
+    student_padded = student.clone()
+    student_padded[1, 6:] = 50.0
+    short = kd_loss(student_padded, teacher, torch.tensor([8, 6]), max_delay=1).item()
+    assert short < 0.01
+
+
+def test_delay_never_reads_student_padding():
+    a = [0, 1, 0, 2, 0, 3]
+    teacher = _spiky(a + [0, 0])
+    student = _spiky([0] + a + [0])  # one frame late
+    student[0, 6:] = torch.tensor([0.0, 0.0, 0.0, 0.0, 40.0])  # garbage in the two padding frames
+    lens = torch.tensor([6])
+    clean = kd_loss(_spiky([0] + a[:-1]), teacher[:, :6], lens, max_delay=1).item()
+    assert kd_loss(student, teacher, lens, max_delay=1).item() == pytest.approx(clean, rel=1e-5)
