@@ -57,7 +57,14 @@ def _train(a):
     from asr_kd.train import train
 
     conf = ExperimentConfig.load(a.config, a.set)
-    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, a.teacher, a.device, a.resume)
+    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, a.teacher, a.device, a.resume, a.teacher_cache)
+
+
+def _dump_teacher(a):
+    from asr_kd.teacher_cache import dump_teacher
+
+    meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a))
+    print(f"{a.out}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
 
 
 def _decode(a):
@@ -156,10 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--units", required=True, help="units.txt")
     s.add_argument("--cmvn", required=True, help="cmvn.json of the training data")
     s.add_argument("--exp", required=True, help="experiment directory to write")
-    s.add_argument("--teacher", help="teacher checkpoint for knowledge distillation")
+    s.add_argument("--teacher", help="teacher checkpoint for knowledge distillation (run online)")
+    s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
+
+    s = sub.add_parser("dump-teacher", help="store a teacher's top-k log-posteriors for a data dir (KD cache)")
+    s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
+    s.add_argument("--data", required=True, help="data dir with a feature cache (asr-kd compute-feats)")
+    s.add_argument("--out", required=True, help="cache folder to write")
+    s.add_argument("--top-k", type=int, default=16, help="symbols kept per frame (default: %(default)s)")
+    s.add_argument("--device", default="cpu")
+    _add_chunk_args(s)
+    s.set_defaults(fn=_dump_teacher)
 
     s = sub.add_parser("decode", help="decode a data dir; write text, wer, per_utt, per_spk, rtf.json")
     s.add_argument("--checkpoint", required=True)

@@ -24,6 +24,7 @@ from asr_kd.features import load_cmvn, make_specaug
 from asr_kd.fileio import write_json, write_text
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
+from asr_kd.teacher_cache import TeacherCache
 
 log = logging.getLogger("asr_kd.train")
 
@@ -96,8 +97,9 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
 
 def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
           cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
-          device: str = "auto", resume: bool = False) -> Path:
-    """Train `conf.model` on `train_dir`; with `teacher_path`, distil from that frozen teacher.
+          device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None) -> Path:
+    """Train `conf.model` on `train_dir`; with `teacher_path` (online) or `teacher_cache` (top-k
+    posteriors from `asr-kd dump-teacher`), distil from that frozen teacher.
     Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
     exp_dir = Path(exp_dir)
     tc = conf.train_conf
@@ -107,8 +109,10 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     if dev.type == "cpu":
         torch.set_num_threads(tc.num_threads or torch.get_num_threads())
     use_amp = tc.amp and dev.type == "cuda"
-    if teacher_path is not None and conf.kd_conf is None:
+    if (teacher_path or teacher_cache) and conf.kd_conf is None:
         raise ValueError("a teacher was given but the config has no kd_conf section")
+    if teacher_path and teacher_cache:
+        raise ValueError("give either a teacher checkpoint or a teacher cache, not both")
 
     units = Units.read(units_path)
     model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(units),
@@ -119,10 +123,14 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
         if teacher_units.symbols != units.symbols:
             raise ValueError(f"{teacher_path}: teacher units differ from {units_path}")
         teacher = teacher.to(dev).requires_grad_(False)
+    cache = TeacherCache(teacher_cache) if teacher_cache else None
+    if cache is not None and cache.meta["units"] != units.symbols:
+        raise ValueError(f"{teacher_cache}: teacher units differ from {units_path}")
 
     resolved = {**conf.to_dict(), "data": {"train": str(train_dir), "dev": str(dev_dir) if dev_dir else None,
                 "units": str(units_path), "cmvn": str(cmvn_path),
-                "teacher": str(teacher_path) if teacher_path else None}}
+                "teacher": str(teacher_path) if teacher_path else None,
+                "teacher_cache": str(teacher_cache) if teacher_cache else None}}
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     data = FeatureDataset(train_dir, units, tc.max_utt_frames)
@@ -154,7 +162,8 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
 
     log.info("model %s: %d parameters; %d train utterances, %d batches/epoch, %d steps; device %s%s%s",
              conf.model, num_params(model), len(data), len(sampler), total_steps, dev,
-             " (bf16 autocast)" if use_amp else "", f"; KD from {teacher_path}" if teacher else "")
+             " (bf16 autocast)" if use_amp else "",
+             f"; KD from {teacher_path or teacher_cache}" if (teacher or cache) else "")
     metrics = open(exp_dir / "log" / "metrics.jsonl", "a")
     model.train()
     while epoch < tc.epochs and step < total_steps:
@@ -173,6 +182,8 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                     with torch.no_grad():
                         teacher_logits, teacher_lens = teacher(batch.feats, batch.feat_lens)
                     assert torch.equal(teacher_lens, lens), "teacher and student frame rates differ"
+                elif cache is not None:
+                    teacher_logits = cache.dense(batch.utts, logits.shape[1]).to(dev)  # (B, T', V) log-probs
             loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher_logits, conf.kd_conf)
             bar.update(1)
             if not torch.isfinite(loss):  # one bad batch must not end a long run
@@ -210,7 +221,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     write_json(exp_dir / "train_summary.json", {
         "model": conf.model, "params": num_params(model), "steps": step, "epochs": epoch,
         "train_seconds": round(elapsed, 1), "device": str(dev), "threads": torch.get_num_threads(),
-        "train_utts": len(data), "skipped": data.skipped, "kd": teacher_path is not None,
+        "train_utts": len(data), "skipped": data.skipped, "kd": bool(teacher_path or teacher_cache),
         "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
         "x_real_time": round(audio_seconds * epoch / max(elapsed, 1e-9), 1),
     })

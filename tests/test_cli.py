@@ -5,7 +5,8 @@ import pytest
 
 from asr_kd.cli import main
 
-SUBCOMMANDS = ["compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results"]
+SUBCOMMANDS = ["compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
+               "validate-data", "fix-data", "split-long", "dump-teacher"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)

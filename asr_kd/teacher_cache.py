@@ -1,0 +1,77 @@
+"""Offline teacher posteriors: the top-k log-probabilities (fp16) and their symbol ids per 40 ms
+frame, stored once per data dir so that KD epochs read them instead of running the teacher.
+
+Layout of the cache folder (memory-mapped on read, like the feature cache): `logp.npy` (N, k)
+float16, `ids.npy` (N, k) int16, `index` (`<utt> <offset> <num_frames>`), `meta.json`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from asr_kd.chunking import ChunkConfig, windowed_logits
+from asr_kd.features import FeatureCache
+from asr_kd.fileio import atomic_path, write_json, write_text
+
+MISSING = -1e4  # log-probability given to symbols outside the stored top-k
+
+
+@torch.inference_mode()
+def dump_teacher(checkpoint_path: str | Path, data_dir: str | Path, out_dir: str | Path, top_k: int = 16,
+                 device: str = "cpu", chunk: ChunkConfig | None = None) -> dict:
+    """Run the teacher once over `data_dir`'s feature cache (in windows) and store its top-k."""
+    from asr_kd.recognizer import Recognizer
+
+    rec = Recognizer.from_checkpoint(checkpoint_path, device=device, chunk=chunk)
+    feats = FeatureCache(data_dir)
+    k = min(top_k, len(rec.units))
+    logps, ids, index, offset = [], [], [], 0
+    for utt in tqdm(sorted(feats.index), desc=f"dump-teacher {Path(data_dir).name}", unit="utt"):
+        logits = rec.logits(torch.from_numpy(feats[utt]).to(rec.device)).float()  # (T', V)
+        top = logits.log_softmax(-1).topk(k, dim=-1)
+        logps.append(top.values.cpu().numpy().astype(np.float16))
+        ids.append(top.indices.cpu().numpy().astype(np.int16))
+        index.append(f"{utt} {offset} {logits.shape[0]}\n")
+        offset += logits.shape[0]
+    out_dir = Path(out_dir)
+    for name, parts, dtype in (("logp.npy", logps, np.float16), ("ids.npy", ids, np.int16)):
+        with atomic_path(out_dir / name) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.concatenate(parts) if parts else np.zeros((0, k), dtype))
+    write_text(out_dir / "index", "".join(index))
+    meta = {"checkpoint": str(checkpoint_path), "top_k": k, "vocab": len(rec.units), "units": rec.units.symbols,
+            "frames": offset, "bytes": int((out_dir / "logp.npy").stat().st_size + (out_dir / "ids.npy").stat().st_size)}
+    write_json(out_dir / "meta.json", meta)
+    return meta
+
+
+class TeacherCache:
+    """Read-only, memory-mapped teacher top-k posteriors."""
+
+    def __init__(self, cache_dir: str | Path):
+        cache_dir = Path(cache_dir)
+        if not (cache_dir / "index").exists():
+            raise FileNotFoundError(f"{cache_dir}: no teacher cache; run `asr-kd dump-teacher` first")
+        self.meta = json.loads((cache_dir / "meta.json").read_text())
+        self.logp = np.load(cache_dir / "logp.npy", mmap_mode="r")
+        self.ids = np.load(cache_dir / "ids.npy", mmap_mode="r")
+        self.index = {u: (int(o), int(n)) for u, o, n in (line.split() for line in (cache_dir / "index").read_text().splitlines())}
+
+    def __getitem__(self, utt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(T', k) float32 log-probs and (T', k) int64 ids of `utt`."""
+        offset, n = self.index[utt]
+        return (torch.from_numpy(np.asarray(self.logp[offset : offset + n], np.float32)),
+                torch.from_numpy(np.asarray(self.ids[offset : offset + n], np.int64)))
+
+    def dense(self, utts: list[str], max_frames: int) -> torch.Tensor:
+        """(B, max_frames, V) teacher log-probs for a batch: the stored top-k, MISSING elsewhere
+        (so softmax renormalises over the top-k) and on padding frames."""
+        out = torch.full((len(utts), max_frames, self.meta["vocab"]), MISSING)
+        for b, utt in enumerate(utts):
+            logp, ids = self[utt]
+            n = min(max_frames, logp.shape[0])
+            out[b, :n].scatter_(1, ids[:n], logp[:n])
+        return out

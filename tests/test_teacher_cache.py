@@ -1,0 +1,78 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asr_kd import checkpoint
+from asr_kd.config import ExperimentConfig, FeatureConfig
+from asr_kd.data.kaldi_dir import read_table
+from asr_kd.data.tokens import Units
+from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, load_cmvn
+from asr_kd.losses import kd_loss
+from asr_kd.models import build_model
+from asr_kd.teacher_cache import TeacherCache, dump_teacher
+from asr_kd.train import train
+
+TEACHER = {"d_model": 16, "num_heads": 2, "ffn_dim": 32, "num_layers": 1, "conv_kernel_size": 3,
+           "subsampling_channels": 4}
+
+
+@pytest.fixture
+def teacher_setup(data_dir, tmp_path):
+    compute_feats(data_dir, FeatureConfig())
+    compute_cmvn(data_dir)
+    units = Units.build(read_table(data_dir / "text").values())
+    units.write(data_dir / "units.txt")
+    torch.manual_seed(0)
+    model = build_model("conformer_ctc", TEACHER, 80, len(units), load_cmvn(data_dir / "cmvn.json")).eval()
+    ckpt = tmp_path / "teacher.pt"
+    checkpoint.save(checkpoint.model_checkpoint(model, "conformer_ctc", TEACHER, units, FeatureConfig()), ckpt)
+    return data_dir, ckpt, model, units
+
+
+def test_cache_round_trip_holds_the_teachers_top_k(teacher_setup, tmp_path):
+    data_dir, ckpt, model, units = teacher_setup
+    meta = dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=4)
+    assert meta["top_k"] == 4 and meta["vocab"] == len(units)
+    cache = TeacherCache(tmp_path / "cache")
+    assert isinstance(cache.logp, np.memmap)  # read lazily, not loaded whole
+    feats = FeatureCache(data_dir)
+    for utt in feats.index:
+        with torch.no_grad():
+            logits, n = model(torch.from_numpy(feats[utt])[None], torch.tensor([feats.num_frames(utt)]))
+        top = logits[0, : n.item()].log_softmax(-1).topk(4, dim=-1)
+        logp, ids = cache[utt]
+        assert torch.equal(ids, top.indices)
+        torch.testing.assert_close(logp, top.values, atol=2e-2, rtol=1e-2)  # fp16 storage
+
+
+def test_kd_from_full_cache_equals_online_kd(teacher_setup, tmp_path):
+    data_dir, ckpt, model, units = teacher_setup
+    dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=len(units))  # every symbol kept
+    cache = TeacherCache(tmp_path / "cache")
+    feats = FeatureCache(data_dir)
+    utts = sorted(feats.index)[:2]
+    x = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(feats[u]) for u in utts], batch_first=True)
+    lens = torch.tensor([feats.num_frames(u) for u in utts])
+    with torch.no_grad():
+        online, out_lens = model(x, lens)
+    student = torch.randn_like(online)
+    dense = cache.dense(utts, online.shape[1])
+    for temperature in (1.0, 2.0):
+        assert kd_loss(student, dense, out_lens, temperature).item() == pytest.approx(
+            kd_loss(student, online, out_lens, temperature).item(), rel=2e-2)
+
+
+def test_training_reads_the_cache(teacher_setup, tmp_path):
+    data_dir, ckpt, _, _ = teacher_setup
+    dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=8)
+    conf = ExperimentConfig.from_dict({
+        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
+        "train_conf": {"epochs": 1, "max_frames_per_batch": 300, "num_threads": 1, "log_interval": 1},
+        "kd_conf": {"weight": 0.5}})
+    train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
+          teacher_cache=tmp_path / "cache")
+    recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
+    assert all("kd" in r for r in recs if "loss" in r) and recs
+    assert json.loads((tmp_path / "exp" / "train_summary.json").read_text())["kd"] is True
