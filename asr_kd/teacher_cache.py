@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr_kd.chunking import ChunkConfig, windowed_logits
+from asr_kd.chunking import ChunkConfig
 from asr_kd.features import FeatureCache
 from asr_kd.fileio import atomic_path, write_json, write_text
 
