@@ -92,6 +92,19 @@ def _split_long(a):
     print(f"{a.out}: {r['utterances']} utterances ({r['split']} long ones cut at word gaps)")
 
 
+def _pseudo_label(a):
+    from asr_kd.pseudo_label import pseudo_label
+
+    r = pseudo_label(a.checkpoint, a.data, a.out, a.device)
+    print(f"{a.out}: {r['utterances']} utterances labelled, {r['empty']} left out (empty hypothesis)")
+
+
+def _combine_data(a):
+    from asr_kd.data.kaldi_dir import combine_data_dirs
+
+    print(f"{a.out}: {combine_data_dirs(a.out, a.sources)} utterances")
+
+
 def _results(a):
     from asr_kd.fileio import write_text
     from asr_kd.report import results_table
@@ -205,6 +218,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-seconds", type=float, default=20.0, help="longest piece (default: %(default)s)")
     s.add_argument("--device", default="cpu")
     s.set_defaults(fn=_split_long)
+
+    s = sub.add_parser("pseudo-label", help="teacher 1-best transcripts as text of a data dir (sequence-level KD)")
+    s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
+    s.add_argument("--data", required=True, help="data dir, e.g. data/train_unlab (text not needed)")
+    s.add_argument("--out", required=True, help="output data dir with the pseudo-labels as text")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(fn=_pseudo_label)
+
+    s = sub.add_parser("combine-data", help="union of data dirs (combine_data.sh), e.g. train + pseudo-labelled")
+    s.add_argument("out")
+    s.add_argument("sources", nargs="+")
+    s.set_defaults(fn=_combine_data)
 
     s = sub.add_parser("results", help="Markdown WER/RTF table from experiment dirs")
     s.add_argument("--exp", nargs="+", required=True, help="experiment dirs with decode_<set>/result.json")

@@ -32,3 +32,9 @@ def data_dir(tmp_path) -> Path:
         "spka-001": "HELLO WORLD", "spka-002": "GOOD MORNING", "spkb-001": "IT'S A TEST",
         "spkb-002": "ANOTHER ONE", "spkc-001": "SPEECH", "spkc-002": "A B C",
     })
+
+
+@pytest.fixture
+def data_dir_factory():
+    """make_data_dir, for tests that need more than one data dir."""
+    return make_data_dir

@@ -140,3 +140,28 @@ def load_recordings(root: str | Path, allow_pipes: bool = False) -> list[Utteran
     if missing:
         raise DataDirError(f"{root / 'reco2text'}: no reference for recording {missing[0]!r}")
     return [Utterance(reco, spk.get(reco, reco), paths[reco], None, None, reco2text[reco]) for reco in kaldi_sorted(paths)]
+
+
+def combine_data_dirs(out: str | Path, sources: list[str | Path]) -> int:
+    """Kaldi's combine_data.sh: the union of the sources' utterances (ids must not clash), with
+    utt2dur carried over where present; returns the number of utterances."""
+    utts, durations = [], {}
+    for src in sources:
+        src = Path(src)
+        utts += load_data_dir(src, require_text=False)
+        if (src / "utt2dur").exists():
+            durations.update({u: float(d) for u, d in read_table(src / "utt2dur").items()})
+    seen: set[str] = set()
+    for u in utts:
+        if u.utt in seen:
+            raise DataDirError(f"utterance id {u.utt!r} occurs in more than one of {[str(s) for s in sources]}")
+        seen.add(u.utt)
+    if any(u.text is not None for u in utts) and any(u.text is None for u in utts):
+        raise DataDirError("some sources have transcripts and some do not; pseudo-label the untranscribed ones first")
+    if any(u.start is not None for u in utts):
+        from asr_kd.data.audio import audio_duration
+
+        utts = [u if u.start is not None else Utterance(u.utt, u.spk, u.path, 0.0, audio_duration(u.path), u.text)
+                for u in utts]
+    write_data_dir(out, utts, durations if len(durations) == len(utts) else None)
+    return len(utts)

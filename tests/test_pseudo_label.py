@@ -1,0 +1,39 @@
+import pytest
+
+from asr_kd import checkpoint
+from asr_kd.config import FeatureConfig
+from asr_kd.data.kaldi_dir import DataDirError, combine_data_dirs, load_data_dir, read_table
+from asr_kd.data.tokens import Units
+from asr_kd.data.validate import validate_data_dir
+from asr_kd.models import build_model
+from asr_kd.pseudo_label import pseudo_label
+from asr_kd.recognizer import Recognizer
+
+
+def test_pseudo_labels_are_the_teachers_1best_and_combine(data_dir, data_dir_factory, tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    units = Units.build(["ABC "])
+    conf = {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8}
+    model = build_model("rnn_ctc", conf, 80, len(units)).eval()
+    with torch.no_grad():
+        model.head.bias[0] = -5.0  # random weights; keep blank from swallowing everything
+    ckpt = tmp_path / "t.pt"
+    checkpoint.save(checkpoint.model_checkpoint(model, "rnn_ctc", conf, units, FeatureConfig()), ckpt)
+    (data_dir / "text").unlink()  # untranscribed pool
+    r = pseudo_label(ckpt, data_dir, tmp_path / "pl")
+    assert r["utterances"] + r["empty"] == 6 and r["utterances"] > 0
+    rec = Recognizer.from_checkpoint(ckpt)
+    texts = read_table(tmp_path / "pl" / "text")
+    for u in load_data_dir(tmp_path / "pl"):
+        assert texts[u.utt] == " ".join(rec.transcribe(u.path).text.split())
+    assert validate_data_dir(tmp_path / "pl") == []
+
+    other = data_dir_factory(tmp_path / "other", {"spkz-001": "A B", "spkz-002": "C"})
+    n = combine_data_dirs(tmp_path / "all", [tmp_path / "pl", other])
+    assert n == r["utterances"] + 2 and validate_data_dir(tmp_path / "all") == []
+    with pytest.raises(DataDirError, match="more than one"):
+        combine_data_dirs(tmp_path / "dup", [other, other])
+    with pytest.raises(DataDirError, match="pseudo-label"):
+        combine_data_dirs(tmp_path / "mixed", [data_dir, other])
