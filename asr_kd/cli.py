@@ -57,7 +57,9 @@ def _train(a):
     from asr_kd.train import train
 
     conf = ExperimentConfig.load(a.config, a.set)
-    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, a.teacher, a.device, a.resume, a.teacher_cache)
+    teacher = a.teacher[0] if a.teacher and len(a.teacher) == 1 else a.teacher
+    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, teacher, a.device, a.resume, a.teacher_cache,
+          a.teacher_weights)
 
 
 def _dump_teacher(a):
@@ -176,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--units", required=True, help="units.txt")
     s.add_argument("--cmvn", required=True, help="cmvn.json of the training data")
     s.add_argument("--exp", required=True, help="experiment directory to write")
-    s.add_argument("--teacher", help="teacher checkpoint for knowledge distillation (run online)")
+    s.add_argument("--teacher", nargs="+", help="teacher checkpoint(s) for KD, run online; several = an ensemble")
+    s.add_argument("--teacher-weights", nargs="+", type=float, help="ensemble weights, one per --teacher")
     s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")

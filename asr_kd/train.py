@@ -24,6 +24,7 @@ from asr_kd.features import load_cmvn, make_specaug
 from asr_kd.fileio import write_json, write_text
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
+from asr_kd.models.ensemble import TeacherEnsemble
 from asr_kd.teacher_cache import TeacherCache
 
 log = logging.getLogger("asr_kd.train")
@@ -97,9 +98,11 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
 
 def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
           cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
-          device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None) -> Path:
-    """Train `conf.model` on `train_dir`; with `teacher_path` (online) or `teacher_cache` (top-k
-    posteriors from `asr-kd dump-teacher`), distil from that frozen teacher.
+          device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None,
+          teacher_weights: list[float] | None = None) -> Path:
+    """Train `conf.model` on `train_dir`; with `teacher_path` (online; a list of checkpoints is an
+    ensemble averaged with `teacher_weights`) or `teacher_cache` (top-k posteriors from
+    `asr-kd dump-teacher`), distil from that frozen teacher.
     Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
     exp_dir = Path(exp_dir)
     tc = conf.train_conf
@@ -118,10 +121,15 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(units),
                         load_cmvn(cmvn_path)).to(dev)
     teacher = None
-    if teacher_path is not None:
-        teacher, teacher_units, _ = checkpoint.load_model(teacher_path)
-        if teacher_units.symbols != units.symbols:
-            raise ValueError(f"{teacher_path}: teacher units differ from {units_path}")
+    if teacher_path:
+        paths = [teacher_path] if isinstance(teacher_path, (str, Path)) else list(teacher_path)
+        teachers = []
+        for path in paths:
+            model_t, teacher_units, _ = checkpoint.load_model(path)
+            if teacher_units.symbols != units.symbols:
+                raise ValueError(f"{path}: teacher units differ from {units_path}")
+            teachers.append(model_t)
+        teacher = (teachers[0] if len(teachers) == 1 else TeacherEnsemble(teachers, teacher_weights).eval())
         teacher = teacher.to(dev).requires_grad_(False)
     cache = TeacherCache(teacher_cache) if teacher_cache else None
     if cache is not None and cache.meta["units"] != units.symbols:
@@ -129,7 +137,9 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
 
     resolved = {**conf.to_dict(), "data": {"train": str(train_dir), "dev": str(dev_dir) if dev_dir else None,
                 "units": str(units_path), "cmvn": str(cmvn_path),
-                "teacher": str(teacher_path) if teacher_path else None,
+                "teacher": ([str(p) for p in teacher_path] if isinstance(teacher_path, (list, tuple))
+                            else str(teacher_path) if teacher_path else None),
+                "teacher_weights": teacher_weights,
                 "teacher_cache": str(teacher_cache) if teacher_cache else None}}
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 

@@ -97,3 +97,27 @@ def test_non_finite_loss_skips_the_batch(prepared, tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "exp" / "train_summary.json").read_text())
     assert summary["steps"] == calls["n"] - 1
     assert "non-finite loss" in (tmp_path / "exp" / "log" / "train.log").read_text()
+
+
+def test_teacher_ensemble_averages_posteriors():
+    from asr_kd.models import build_model
+    from asr_kd.models.ensemble import TeacherEnsemble
+
+    torch.manual_seed(0)
+    a, b = (build_model("rnn_ctc", TINY_STUDENT, 80, 7).eval() for _ in range(2))
+    x, lens = torch.randn(2, 60, 80), torch.tensor([60, 40])
+    with torch.no_grad():
+        mix, n = TeacherEnsemble([a, b], [3.0, 1.0])(x, lens)
+        pa, pb = a(x, lens)[0].softmax(-1), b(x, lens)[0].softmax(-1)
+    torch.testing.assert_close(mix.exp(), 0.75 * pa + 0.25 * pb, atol=1e-6, rtol=1e-5)
+    assert torch.equal(n, a(x, lens)[1])
+    with pytest.raises(ValueError, match="one non-negative weight"):
+        TeacherEnsemble([a, b], [1.0])
+
+
+def test_kd_from_two_teachers(prepared, tmp_path):
+    t1 = _run(_conf("conformer_ctc", TINY_TEACHER, epochs=1), prepared, tmp_path / "t1")
+    t2 = _run(_conf("conformer_ctc", TINY_TEACHER, epochs=1, seed=1), prepared, tmp_path / "t2")
+    _run(_conf(kd={"weight": 0.5}, epochs=1), prepared, tmp_path / "kd", teacher_path=[t1, t2],
+         teacher_weights=[0.5, 0.5])
+    assert "t2" in (tmp_path / "kd" / "train.yaml").read_text()
