@@ -3,6 +3,7 @@ gets exactly its own words: no label lost or duplicated at a cut, pieces short e
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -20,13 +21,21 @@ class Word:
     end: int  # one past the last frame of its last token
 
 
-def align_words(logits: torch.Tensor, text: str, units: Units) -> list[Word]:
-    """(T, V) CTC logits of one utterance and its transcript -> words with frame spans (Viterbi)."""
-    ids = units.encode(text)
+def align_tokens(logits: torch.Tensor, ids: list[int]) -> list:
+    """(T, V) CTC logits and target ids -> one torchaudio TokenSpan (token, start, end) per id,
+    by Viterbi forced alignment."""
     log_probs = logits.float().log_softmax(-1)[None]  # (1, T, V)
-    path, scores = torchaudio.functional.forced_align(log_probs, torch.tensor([ids], dtype=torch.int32), blank=0)
+    with warnings.catch_warnings():  # torchaudio 2.9 flags forced_align as deprecated; it is pinned here
+        warnings.simplefilter("ignore", UserWarning)
+        path, scores = torchaudio.functional.forced_align(log_probs, torch.tensor([ids], dtype=torch.int32), blank=0)
     spans = torchaudio.functional.merge_tokens(path[0], scores[0].exp(), blank=0)
     assert len(spans) == len(ids), "forced alignment lost tokens"
+    return spans
+
+
+def align_words(logits: torch.Tensor, text: str, units: Units) -> list[Word]:
+    """(T, V) CTC logits of one utterance and its transcript -> words with frame spans (Viterbi)."""
+    spans = align_tokens(logits, units.encode(text))
     space = units.ids[SPACE]
     words, current = [], []
     for span in spans + [None]:

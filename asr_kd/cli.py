@@ -107,6 +107,14 @@ def _combine_data(a):
     print(f"{a.out}: {combine_data_dirs(a.out, a.sources)} utterances")
 
 
+def _spikes(a):
+    from asr_kd.spikes import spikes_report
+
+    r = spikes_report(a.teacher, a.student, a.data, a.out, a.max_utts)
+    print(f"{a.out}: {r['tokens']} tokens, student - teacher spike offset mean {r['mean_frames']:+.2f} "
+          f"median {r['median_frames']:+.1f} frames; {100 * r['within_1_frame']:.1f}% within ±1 frame")
+
+
 def _results(a):
     from asr_kd.fileio import write_text
     from asr_kd.report import results_table
@@ -233,6 +241,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("sources", nargs="+")
     s.set_defaults(fn=_combine_data)
+
+    s = sub.add_parser("spikes", help="teacher vs student CTC spike timing (forced alignment): JSON + PNG")
+    s.add_argument("--teacher", required=True, help="teacher checkpoint")
+    s.add_argument("--student", required=True, help="student checkpoint")
+    s.add_argument("--data", required=True, help="data dir with text")
+    s.add_argument("--out", required=True, help="output folder for spikes.json and spikes.png")
+    s.add_argument("--max-utts", type=int, default=0, help="use at most this many utterances (0 = all)")
+    s.set_defaults(fn=_spikes)
 
     s = sub.add_parser("results", help="Markdown WER/RTF table from experiment dirs")
     s.add_argument("--exp", nargs="+", required=True, help="experiment dirs with decode_<set>/result.json")

@@ -6,7 +6,7 @@ import pytest
 from asr_kd.cli import main
 
 SUBCOMMANDS = ["compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
-               "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data"]
+               "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)
