@@ -119,7 +119,7 @@ def _results(a):
     from asr_kd.fileio import write_text
     from asr_kd.report import results_table
 
-    table = results_table(a.exp, a.sets, a.rtf_set or a.sets[-1])
+    table = results_table(a.exp, a.sets, a.rtf_set or a.sets[-1], a.gap)
     if a.out:
         write_text(a.out, table)
     print(table, end="")
@@ -255,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sets", nargs="+", default=["dev", "test"])
     s.add_argument("--rtf-set", help="set whose RTF is shown (default: the last of --sets)")
     s.add_argument("--out", help="also write the table to this file")
+    s.add_argument("--gap", action="store_true",
+                   help="add the fraction of the WER gap recovered (first --exp = CTC-only student, last = teacher)")
     s.set_defaults(fn=_results)
 
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",

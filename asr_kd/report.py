@@ -11,9 +11,11 @@ def _load(exp: Path, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def results_table(exps: list[str | Path], sets: list[str], rtf_set: str) -> str:
+def results_table(exps: list[str | Path], sets: list[str], rtf_set: str, gap: bool = False) -> str:
     """Markdown: one row per experiment (WER/CER per set, params, RTF on `rtf_set`), then
-    per-speaker WER on each set so that unseen voices stay visible."""
+    per-speaker WER on each set so that unseen voices stay visible. With `gap`, the first
+    experiment is the CTC-only student and the last the teacher, and each row gets the fraction of
+    their WER gap it recovers on every set: (WER_first - WER_row) / (WER_first - WER_last)."""
     exps = [Path(e) for e in exps]
     res = {(e, s): _load(e, f"decode_{s}/result.json") for e in exps for s in sets}
     missing = [f"{e}/decode_{s}" for (e, s), r in res.items() if r is None]
@@ -21,7 +23,7 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str) -> str:
         raise FileNotFoundError(f"no result.json in: {', '.join(missing)}")
     rtf0 = res[(exps[0], rtf_set)]["rtf"]
     head = (["model", "params"] + [f"{s} WER" for s in sets] + [f"{s} CER" for s in sets]
-            + ["RTF total", "RTF model", "train time (s)"])
+            + ["RTF total", "RTF model", "train time (s)"] + ([f"{s} gap recovered" for s in sets] if gap else []))
     lines = [
         f"RTF on `{rtf_set}`: {rtf0['device']}, {rtf0['threads']} thread(s), batch {rtf0['batch_size']}, "
         f"{rtf0['cpu']}, torch {rtf0['torch']}; total = features + model + greedy decoding, "
@@ -35,7 +37,8 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str) -> str:
         summary = _load(e, "train_summary.json") or {}
         cells = ([e.name, f"{res[(e, sets[0])]['params'] / 1e6:.2f}M"]
                  + [f"{res[(e, s)]['wer']:.2f}" for s in sets] + [f"{res[(e, s)]['cer']:.2f}" for s in sets]
-                 + [f"{rtf['rtf_total']:.4f}", f"{rtf['rtf_model']:.4f}", str(summary.get("train_seconds", "-"))])
+                 + [f"{rtf['rtf_total']:.4f}", f"{rtf['rtf_model']:.4f}", str(summary.get("train_seconds", "-"))]
+                 + ([_gap(res, exps, e, s) for s in sets] if gap else []))
         lines.append("| " + " | ".join(cells) + " |")
     for s in sets:
         spks = sorted(res[(exps[0], s)]["per_spk"])
@@ -44,3 +47,8 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str) -> str:
         for spk in spks:
             lines.append(f"| {spk} | " + " | ".join(f"{res[(e, s)]['per_spk'][spk]['wer']:.2f}" for e in exps) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _gap(res: dict, exps: list[Path], e: Path, s: str) -> str:
+    base, top = res[(exps[0], s)]["wer"], res[(exps[-1], s)]["wer"]
+    return f"{(base - res[(e, s)]['wer']) / (base - top):.0%}" if base != top else "-"
