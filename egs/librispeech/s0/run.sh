@@ -28,8 +28,7 @@ eval_sets="$dev ${test_sets//-/_}"
 models="teacher student_ctc student_kd"
 declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [student_kd]=student_kd.yaml)
 
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-done_or() { [ -f "$1" ] && echo "skipping: $1 exists" && return 1; return 0; }
+. utils/stages.sh
 
 if run_stage 0; then
   echo "stage 0: Kaldi data dirs of $train_set $dev_set $test_sets from $corpus"
@@ -97,5 +96,11 @@ fi
 
 if run_stage 7; then
   echo "stage 7: results table -> $exp/results.md"
-  asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets $eval_sets --out $exp/results.md
+  {
+    asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets $eval_sets
+    printf '\nJob wall times of this run:\n\n'
+    utils/run_summary.sh $data $exp
+  } > $exp/results.md.tmp
+  mv $exp/results.md.tmp $exp/results.md
+  cat $exp/results.md
 fi

@@ -24,8 +24,7 @@ decode_threads=1 # CPU threads for decoding (RTF is measured with these)
 models="teacher student_ctc student_kd"
 declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [student_kd]=student_kd.yaml)
 
-run_stage() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
-done_or() { [ -f "$1" ] && echo "skipping: $1 exists" && return 1; return 0; }
+. utils/stages.sh
 
 if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test into $data"
@@ -90,7 +89,7 @@ if run_stage 7; then
   {
     asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets dev test
     printf '\nJob wall times of this run:\n\n'
-    local/run_summary.sh $data $exp
+    utils/run_summary.sh $data $exp
   } > $exp/results.md.tmp
   mv $exp/results.md.tmp $exp/results.md
   cat $exp/results.md

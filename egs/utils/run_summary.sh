@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Markdown: the machine this recipe ran on and the wall time of each logged job (from the
-# "# ended (rc=0, N s)" lines that utils/run_local.sh writes). Usage: local/run_summary.sh DATA EXP
+# "# ended (rc=0, N s)" lines that utils/run_local.sh writes). Usage: utils/run_summary.sh DATA EXP
 set -euo pipefail
 data=$1 exp=$2
 cpu=$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
