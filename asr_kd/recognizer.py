@@ -37,9 +37,16 @@ class Recognizer:
         model, units, feature_conf = checkpoint.load_model(path)
         return cls(model, units, feature_conf, select_device(device), chunk)
 
-    def features(self, wave: np.ndarray) -> torch.Tensor:
-        """(S,) float32 16 kHz -> (T, F) fbank on the model's device."""
-        return fbank(torch.from_numpy(wave), self.feature_conf).to(self.device)
+    def features(self, wave: np.ndarray, block_frames: int = 6000) -> torch.Tensor:
+        """(S,) float32 16 kHz -> (T, F) fbank on the model's device. Computed `block_frames`
+        frames (60 s) at a time: fbank frames are independent, so the result is the same as one
+        call, and the transient memory of fbank stays bounded on hour-long files."""
+        hop = int(16000 * self.feature_conf.frame_shift_ms / 1000)
+        win = int(16000 * self.feature_conf.frame_length_ms / 1000)
+        wave = torch.from_numpy(np.asarray(wave, np.float32))
+        blocks = [fbank(wave[start : start + (block_frames - 1) * hop + win], self.feature_conf)
+                  for start in range(0, max(1, len(wave) - win + 1), block_frames * hop)]
+        return torch.cat(blocks).to(self.device)
 
     @torch.inference_mode()
     def logits(self, feats: torch.Tensor) -> torch.Tensor:

@@ -57,3 +57,16 @@ def test_specaugment_masks_and_can_be_disabled():
     y = aug(x)
     changed_rows = (y != x).any(1).sum().item()
     assert 0 < changed_rows <= 40
+
+
+def test_recognizer_features_in_blocks_equal_one_pass():
+    from asr_kd.recognizer import Recognizer
+
+    rec = Recognizer.__new__(Recognizer)
+    rec.feature_conf, rec.device = FeatureConfig(), torch.device("cpu")
+    for n in (400, 401, 16000 * 3 + 123, 16000 * 7):
+        wave = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.1
+        whole = fbank(torch.from_numpy(wave), FeatureConfig())
+        blocked = rec.features(wave, block_frames=97)
+        assert blocked.shape == whole.shape
+        torch.testing.assert_close(blocked, whole, atol=1e-4, rtol=1e-4)
