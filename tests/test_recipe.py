@@ -33,7 +33,8 @@ def test_recipe_end_to_end(tmp_path):
         assert json.loads((exp / name / "decode_test" / "rtf.json").read_text())["threads"] == 1
         hyp_keys = [line.split()[0] for line in (exp / name / "decode_test" / "text").read_text().splitlines()]
         assert hyp_keys == sorted(hyp_keys) and len(hyp_keys) == len(test_spk)
-    assert "--teacher" in (exp / "student_kd" / "log" / "run.log").read_text()
+    assert "--teacher-cache" in (exp / "student_kd" / "log" / "run.log").read_text()
+    assert (exp / "teacher" / "cache_train" / "meta.json").exists()
     # Stages are idempotent: a rerun skips everything and prints the same table.
     again = _run(tmp_path)
     assert again.returncode == 0 and "skipping" in again.stdout

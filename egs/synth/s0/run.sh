@@ -18,6 +18,7 @@ data=data        # data directories go here
 exp=exp          # experiment directories go here
 device=auto      # training device: auto | cpu | cuda
 decode_threads=1 # CPU threads for decoding (RTF is measured with these)
+kd_top_k=16      # teacher log-posteriors kept per frame in the KD cache
 
 . utils/parse_options.sh
 
@@ -67,8 +68,13 @@ if run_stage 4; then
 fi
 
 if run_stage 5; then
-  echo "stage 5: train the student with frame-level KD from the teacher"
-  train_model student_kd --teacher $exp/teacher/final.pt
+  echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once)"
+  if done_or $exp/teacher/cache_train/.done; then
+    $train_cmd $exp/teacher/log/dump_teacher.log asr-kd dump-teacher --checkpoint $exp/teacher/final.pt \
+      --data $data/train --out $exp/teacher/cache_train --top-k $kd_top_k
+    touch $exp/teacher/cache_train/.done
+  fi
+  train_model student_kd --teacher-cache $exp/teacher/cache_train
 fi
 
 if run_stage 6; then
