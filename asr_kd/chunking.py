@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from asr_kd.models.subsampling import FACTOR as SUBSAMPLING
 from asr_kd.models.subsampling import subsampled_length
 
-SUBSAMPLING = 4
 RECEPTIVE = 7  # input frames seen by one output frame of the front-end
 
 

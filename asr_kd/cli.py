@@ -59,7 +59,7 @@ def _train(a):
     conf = ExperimentConfig.load(a.config, a.set)
     teacher = a.teacher[0] if a.teacher and len(a.teacher) == 1 else a.teacher
     train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, teacher, a.device, a.resume, a.teacher_cache,
-          a.teacher_weights)
+          a.teacher_weights, a.unlab)
 
 
 def _dump_teacher(a):
@@ -74,7 +74,7 @@ def _decode(a):
     from asr_kd.scoring import kaldi_wer_line
 
     r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes, _chunk(a),
-                        a.whole_recordings)
+                        a.whole_recordings, a.pause_seconds)
     print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
@@ -82,7 +82,8 @@ def _decode(a):
 def _transcribe(a):
     from asr_kd.recognizer import Recognizer
 
-    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads, chunk=_chunk(a))
+    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads, chunk=_chunk(a),
+                                     pause_seconds=a.pause_seconds)
     for f in a.files:
         print(f"{f} {rec.transcribe(f).text}")
 
@@ -146,6 +147,13 @@ def _add_chunk_args(s) -> None:
     s.add_argument("--right", type=int, default=d.right, help="right context frames per window (default: %(default)s)")
 
 
+def _add_pause_arg(s) -> None:
+    from asr_kd.recognizer import PAUSE_SECONDS
+
+    s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
+                   help="a silence this long between two tokens is a word boundary (0: off; default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asr-kd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -189,13 +197,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher", nargs="+", help="teacher checkpoint(s) for KD, run online; several = an ensemble")
     s.add_argument("--teacher-weights", nargs="+", type=float, help="ensemble weights, one per --teacher")
     s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
+    s.add_argument("--unlab", help="untranscribed data dir (features cached) that learns from the KD term only")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
     s = sub.add_parser("dump-teacher", help="store a teacher's top-k log-posteriors for a data dir (KD cache)")
     s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
-    s.add_argument("--data", required=True, help="data dir with a feature cache (asr-kd compute-feats)")
+    s.add_argument("--data", required=True, nargs="+",
+                   help="data dir(s) with a feature cache (asr-kd compute-feats), e.g. data/train data/train_unlab")
     s.add_argument("--out", required=True, help="cache folder to write")
     s.add_argument("--top-k", type=int, default=16, help="symbols kept per frame (default: %(default)s)")
     s.add_argument("--device", default="cpu")
@@ -212,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--whole-recordings", action="store_true",
                    help="decode each wav.scp recording whole and score it against DATA/reco2text (long-form)")
     _add_chunk_args(s)
+    _add_pause_arg(s)
     s.set_defaults(fn=_decode)
 
     s = sub.add_parser("transcribe", help="print the transcript of audio files")
@@ -220,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--num-threads", type=int, default=1)
     _add_chunk_args(s)
+    _add_pause_arg(s)
     s.set_defaults(fn=_transcribe)
 
     s = sub.add_parser("split-long", help="cut utterances longer than --max-seconds at word gaps (forced alignment)")

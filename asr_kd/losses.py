@@ -81,11 +81,21 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lens: to
 def ctc_kd_loss(student_logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor, target_lens: torch.Tensor,
                 teacher_logits: torch.Tensor | None, conf: KDConfig | None) -> tuple[torch.Tensor, dict[str, float]]:
     """(1 - w) * CTC + w * KD when a teacher is given, else CTC; returns the loss and its parts
-    (with `kd_frames`: the fraction of valid frames that carry KD signal)."""
-    ctc = ctc_loss(student_logits, lens, targets, target_lens)
+    (with `kd_frames`: the fraction of valid frames that carry KD signal). Untranscribed
+    utterances (target length 0) are left out of the CTC term and learn from KD alone."""
+    labelled = target_lens > 0  # (B,)
+    if labelled.all():
+        ctc = ctc_loss(student_logits, lens, targets, target_lens)
+    elif labelled.any():
+        ctc = ctc_loss(student_logits[labelled], lens[labelled], targets[labelled], target_lens[labelled])
+    else:
+        ctc = student_logits.new_zeros((), dtype=torch.float32)
     if teacher_logits is None or conf is None:
+        if not labelled.all():
+            raise ValueError("untranscribed utterances need a teacher (KD) to learn from")
         return ctc, {"ctc": ctc.item()}
     kd = kd_loss(student_logits, teacher_logits, lens, conf.temperature, conf.blank_threshold,
                  conf.nonblank_only, conf.max_delay)
     frames = kd_frame_mask(teacher_logits, lens, conf.blank_threshold).sum() / lens.sum()
-    return (1 - conf.weight) * ctc + conf.weight * kd, {"ctc": ctc.item(), "kd": kd.item(), "kd_frames": frames.item()}
+    return (1 - conf.weight) * ctc + conf.weight * kd, {"ctc": ctc.item(), "kd": kd.item(), "kd_frames": frames.item(),
+                                                        "labelled": labelled.float().mean().item()}

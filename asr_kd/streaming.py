@@ -24,8 +24,7 @@ class Stream:
         self.samples = np.zeros(0, np.float32)  # not yet turned into fbank frames
         self.feats = torch.zeros(0, recognizer.feature_conf.num_mel_bins)  # (T, F) not yet consumed
         self.state = None
-        self.prev = 0  # last emitted frame label, for CTC repeat merging across calls
-        self.ids: list[int] = []
+        self.collapser = recognizer.collapser()  # greedy CTC, carried across calls
 
     @torch.inference_mode()
     def accept(self, samples: np.ndarray) -> None:
@@ -43,17 +42,12 @@ class Stream:
         if m > 0:
             logits, self.state = self.rec.model.forward_chunk(self.feats[None].to(self.rec.device), self.state)
             self.feats = self.feats[4 * m:]
-            for k in logits[0, :m].argmax(-1).tolist():  # greedy CTC, state kept across calls
-                if k != self.prev and k != 0:
-                    self.ids.append(k)
-                self.prev = k
+            self.collapser.push(logits[0, :m].argmax(-1).tolist())
 
     def partial(self) -> str:
         """Text decoded so far."""
-        return self.rec.units.decode(self.ids)
+        return self.rec.units.decode(self.collapser.ids)
 
     def finish(self):
         """End of audio: frames too short for a full 40 ms output are dropped, as offline."""
-        from asr_kd.recognizer import Result
-
-        return Result(self.partial(), [self.rec.units.symbols[i] for i in self.ids])
+        return self.rec.result(self.collapser.ids)

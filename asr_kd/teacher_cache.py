@@ -21,17 +21,25 @@ MISSING = -1e4  # log-probability given to symbols outside the stored top-k
 
 
 @torch.inference_mode()
-def dump_teacher(checkpoint_path: str | Path, data_dir: str | Path, out_dir: str | Path, top_k: int = 16,
+def dump_teacher(checkpoint_path: str | Path, data_dirs: str | Path | list, out_dir: str | Path, top_k: int = 16,
                  device: str = "cpu", chunk: ChunkConfig | None = None) -> dict:
-    """Run the teacher once over `data_dir`'s feature cache (in windows) and store its top-k."""
+    """Run the teacher once over the feature caches of `data_dirs` (one or several, e.g. train and
+    train_unlab; utterance ids must not clash), in windows, and store its top-k in one cache."""
     from asr_kd.recognizer import Recognizer
 
     rec = Recognizer.from_checkpoint(checkpoint_path, device=device, chunk=chunk)
-    feats = FeatureCache(data_dir)
+    dirs = [data_dirs] if isinstance(data_dirs, (str, Path)) else list(data_dirs)
+    caches = {}
+    for d in dirs:
+        cache = FeatureCache(d)
+        clash = caches.keys() & cache.index.keys()
+        if clash:
+            raise ValueError(f"{d}: utterance id {min(clash)!r} also occurs in another data dir")
+        caches.update(dict.fromkeys(cache.index, cache))
     k = min(top_k, len(rec.units))
     logps, ids, index, offset = [], [], [], 0
-    for utt in tqdm(sorted(feats.index), desc=f"dump-teacher {Path(data_dir).name}", unit="utt"):
-        logits = rec.logits(torch.from_numpy(feats[utt]).to(rec.device)).float()  # (T', V)
+    for utt in tqdm(sorted(caches), desc="dump-teacher", unit="utt"):
+        logits = rec.logits(torch.from_numpy(caches[utt][utt]).to(rec.device)).float()  # (T', V)
         top = logits.log_softmax(-1).topk(k, dim=-1)
         logps.append(top.values.cpu().numpy().astype(np.float16))
         ids.append(top.indices.cpu().numpy().astype(np.int16))

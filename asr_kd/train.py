@@ -99,10 +99,11 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
 def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
           cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
           device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None,
-          teacher_weights: list[float] | None = None) -> Path:
+          teacher_weights: list[float] | None = None, unlab_dir: str | Path | None = None) -> Path:
     """Train `conf.model` on `train_dir`; with `teacher_path` (online; a list of checkpoints is an
     ensemble averaged with `teacher_weights`) or `teacher_cache` (top-k posteriors from
-    `asr-kd dump-teacher`), distil from that frozen teacher.
+    `asr-kd dump-teacher`), distil from that frozen teacher; `unlab_dir` adds untranscribed
+    utterances that learn from the KD term only (the cache must cover them too).
     Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
     exp_dir = Path(exp_dir)
     tc = conf.train_conf
@@ -116,6 +117,8 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
         raise ValueError("a teacher was given but the config has no kd_conf section")
     if teacher_path and teacher_cache:
         raise ValueError("give either a teacher checkpoint or a teacher cache, not both")
+    if unlab_dir and not (teacher_path or teacher_cache):
+        raise ValueError("untranscribed data (--unlab) needs a teacher or a teacher cache to learn from")
 
     units = Units.read(units_path)
     model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(units),
@@ -140,10 +143,18 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                 "teacher": ([str(p) for p in teacher_path] if isinstance(teacher_path, (list, tuple))
                             else str(teacher_path) if teacher_path else None),
                 "teacher_weights": teacher_weights,
-                "teacher_cache": str(teacher_cache) if teacher_cache else None}}
+                "teacher_cache": str(teacher_cache) if teacher_cache else None,
+                "unlab": str(unlab_dir) if unlab_dir else None}}
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     data = FeatureDataset(train_dir, units, tc.max_utt_frames)
+    if unlab_dir:
+        data.extend(FeatureDataset(unlab_dir, units, tc.max_utt_frames, transcribed=False))
+    if cache is not None:
+        missing = [u for _, u, _ in data.items if u not in cache.index]
+        if missing:
+            raise ValueError(f"{teacher_cache}: no teacher posteriors for {len(missing)} training utterance(s), "
+                             f"e.g. {missing[0]!r}; dump the teacher over every training data dir")
     audio_seconds = sum(data.num_frames(i) for i in range(len(data))) * conf.feature_conf.frame_shift_ms / 1000
     dev_data = FeatureDataset(dev_dir, units) if dev_dir else None
     sampler = LengthBucketSampler([data.num_frames(i) for i in range(len(data))], tc.max_frames_per_batch, seed=tc.seed)

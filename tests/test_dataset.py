@@ -30,7 +30,7 @@ def test_dataset_and_collate_pad(data_dir):
     short = int(batch.feat_lens.argmin())
     assert torch.all(batch.feats[short, n:] == 0)
     texts = read_table(data_dir / "text")
-    assert units.decode(batch.targets[0, : batch.target_lens[0]].tolist()) == texts[ds.items[0][0]]
+    assert units.decode(batch.targets[0, : batch.target_lens[0]].tolist()) == texts[ds.items[0][1]]
     assert torch.all(batch.targets[1, batch.target_lens[1]:] == 0)
 
 

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from asr_kd.decoding import greedy_decode
+from asr_kd.decoding import GreedyCollapser, greedy_decode
 
 
 def test_greedy_merges_repeats_drops_blanks_and_respects_length():
@@ -12,3 +13,27 @@ def test_greedy_merges_repeats_drops_blanks_and_respects_length():
     assert greedy_decode(logits, torch.tensor([7])) == [[1, 1, 2]]
     assert greedy_decode(logits, torch.tensor([9])) == [[1, 1, 2, 3]]
     assert greedy_decode(logits, torch.tensor([0])) == [[]]
+
+
+def test_long_blank_runs_become_word_boundaries():
+    space = 3
+    # a _ _ _ b  |  a _ b  |  a <space> _ _ _ b  |  a _ _ _ a (repeat split by a pause)
+    assert GreedyCollapser(0, space, 3).push([1, 0, 0, 0, 2]) == [1, space, 2]
+    assert GreedyCollapser(0, space, 3).push([1, 0, 2]) == [1, 2]  # short gap: same word
+    assert GreedyCollapser(0, space, 3).push([1, space, 0, 0, 0, 2]) == [1, space, 2]  # never two spaces
+    assert GreedyCollapser(0, space, 3).push([1, 0, 0, 0, 1]) == [1, space, 1]
+    assert GreedyCollapser(0, space, 3).push([0, 0, 0, 0, 1]) == [1]  # no boundary before the first token
+    assert GreedyCollapser(0, space, 0).push([1, 0, 0, 0, 2]) == [1, 2]  # off
+
+
+def test_collapser_is_incremental():
+    path = [1, 1, 0, 0, 0, 0, 2, 0, 2, 2, 0, 0, 0, 0, 0, 1]
+    whole = GreedyCollapser(0, 3, 4).push(path)
+    pieces = GreedyCollapser(0, 3, 4)
+    for k in range(0, len(path), 3):  # same frames, fed three at a time
+        pieces.push(path[k : k + 3])
+    assert pieces.ids == whole == [1, 3, 2, 2, 3, 1]
+    logits = torch.nn.functional.one_hot(torch.tensor(path), 4).float()[None]
+    assert greedy_decode(logits, torch.tensor([len(path)]), space=3, pause_frames=4) == [whole]
+    with pytest.raises(ValueError):
+        GreedyCollapser(0, None, 4)

@@ -60,9 +60,25 @@ def test_combined_loss_weights_ctc_and_kd():
     kd = kd_loss(s, t, lens, 2.0)
     total, parts = ctc_kd_loss(s, lens, targets, tlens, t, KDConfig(weight=0.25, temperature=2.0))
     assert total.item() == pytest.approx(0.75 * ctc.item() + 0.25 * kd.item(), rel=1e-5)
-    assert set(parts) == {"ctc", "kd", "kd_frames"} and parts["kd_frames"] == 1.0
+    assert set(parts) == {"ctc", "kd", "kd_frames", "labelled"} and parts["kd_frames"] == 1.0
     only_ctc, parts = ctc_kd_loss(s, lens, targets, tlens, None, None)
     assert only_ctc.item() == pytest.approx(ctc.item()) and set(parts) == {"ctc"}
+
+
+def test_untranscribed_utterances_learn_from_kd_only():
+    torch.manual_seed(2)
+    s, t = torch.randn(3, 8, 5), torch.randn(3, 8, 5)
+    lens, targets, tlens = torch.tensor([8, 6, 7]), torch.tensor([[1, 2], [0, 0], [3, 0]]), torch.tensor([2, 0, 1])
+    conf = KDConfig(weight=0.5)
+    total, parts = ctc_kd_loss(s, lens, targets, tlens, t, conf)
+    keep = torch.tensor([0, 2])  # the transcribed ones
+    ctc = ctc_loss(s[keep], lens[keep], targets[keep], tlens[keep])
+    assert total.item() == pytest.approx(0.5 * ctc.item() + 0.5 * kd_loss(s, t, lens).item(), rel=1e-5)
+    assert parts["labelled"] == pytest.approx(2 / 3)
+    none, parts = ctc_kd_loss(s[1:2], lens[1:2], targets[1:2], tlens[1:2], t[1:2], conf)  # no transcript at all
+    assert parts["ctc"] == 0.0 and none.item() == pytest.approx(0.5 * kd_loss(s[1:2], t[1:2], lens[1:2]).item())
+    with pytest.raises(ValueError, match="need a teacher"):
+        ctc_kd_loss(s, lens, targets, tlens, None, None)
 
 
 def _spiky(path: list[int], vocab: int = 5, peak: float = 8.0) -> torch.Tensor:

@@ -76,3 +76,33 @@ def test_training_reads_the_cache(teacher_setup, tmp_path):
     recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
     assert all("kd" in r for r in recs if "loss" in r) and recs
     assert json.loads((tmp_path / "exp" / "train_summary.json").read_text())["kd"] is True
+
+
+def _unlab_dir(data_dir_factory, tmp_path):
+    """An untranscribed data dir (no `text`) with features, utterance ids unlike the fixture's."""
+    d = data_dir_factory(tmp_path / "unlab", {"spkd-001": "X", "spkd-002": "Y", "spke-001": "Z"})
+    (d / "text").unlink()
+    compute_feats(d, FeatureConfig())
+    return d
+
+
+def test_untranscribed_audio_trains_through_kd_from_one_cache(teacher_setup, data_dir_factory, tmp_path):
+    data_dir, ckpt, _, _ = teacher_setup
+    unlab = _unlab_dir(data_dir_factory, tmp_path)
+    meta = dump_teacher(ckpt, [data_dir, unlab], tmp_path / "cache", top_k=8)  # one cache for both dirs
+    assert set(TeacherCache(tmp_path / "cache").index) == set(FeatureCache(data_dir).index) | set(FeatureCache(unlab).index)
+    assert meta["frames"] > 0
+    conf = ExperimentConfig.from_dict({
+        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
+        "train_conf": {"epochs": 1, "max_frames_per_batch": 2000, "num_threads": 1, "log_interval": 1},
+        "kd_conf": {"weight": 0.5}})
+    args = (conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json")
+    train(*args, teacher_cache=tmp_path / "cache", unlab_dir=unlab)
+    assert json.loads((tmp_path / "exp" / "train_summary.json").read_text())["train_utts"] == 6 + 3
+    recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
+    assert any(0 < r.get("labelled", 1) < 1 for r in recs)  # batches mixing both kinds
+    dump_teacher(ckpt, data_dir, tmp_path / "cache_train", top_k=8)
+    with pytest.raises(ValueError, match="no teacher posteriors"):
+        train(*args, teacher_cache=tmp_path / "cache_train", unlab_dir=unlab)
+    with pytest.raises(ValueError, match="needs a teacher"):
+        train(*args, unlab_dir=unlab)

@@ -23,7 +23,7 @@ class Batch:
     feats: torch.Tensor  # (B, T, F), zero-padded
     feat_lens: torch.Tensor  # (B,)
     targets: torch.Tensor  # (B, U), zero-padded token ids
-    target_lens: torch.Tensor  # (B,)
+    target_lens: torch.Tensor  # (B,), 0 for untranscribed utterances
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(self.utts, self.feats.to(device), self.feat_lens.to(device),
@@ -31,28 +31,30 @@ class Batch:
 
 
 class FeatureDataset(torch.utils.data.Dataset):
-    """Utterances of a data dir with cached features; drops (and counts) those CTC cannot use."""
+    """Utterances of a data dir with cached features; drops (and counts) those CTC cannot use.
+    With `transcribed=False` the text is ignored and every utterance gets an empty target: audio
+    that only the KD term can learn from (see `extend` and `losses.ctc_kd_loss`)."""
 
-    def __init__(self, data_dir: str | Path, units: Units, max_frames: int = 0):
-        self.cache = FeatureCache(data_dir)
-        self.items: list[tuple[str, list[int]]] = []
+    def __init__(self, data_dir: str | Path, units: Units, max_frames: int = 0, transcribed: bool = True):
+        cache = FeatureCache(data_dir)
+        self.items: list[tuple[FeatureCache, str, list[int]]] = []
         self.skipped = {"no_features": 0, "too_long": 0, "empty_text": 0, "too_short_for_ctc": 0}
         self.unk_utts = 0  # utterances with characters outside units.txt (mapped to <unk>)
-        for utt in load_data_dir(data_dir):
-            if utt.utt not in self.cache.index:
+        for utt in load_data_dir(data_dir, require_text=transcribed):
+            if utt.utt not in cache.index:
                 self.skipped["no_features"] += 1
                 continue
-            n = self.cache.num_frames(utt.utt)
-            ids = units.encode(utt.text or "")
+            n = cache.num_frames(utt.utt)
+            ids = units.encode(utt.text or "") if transcribed else []
             self.unk_utts += units.ids[UNK] in ids
             if max_frames and n > max_frames:
                 self.skipped["too_long"] += 1
-            elif not ids:
+            elif transcribed and not ids:
                 self.skipped["empty_text"] += 1
-            elif subsampled_length(n) < len(ids):
+            elif subsampled_length(n) < max(len(ids), 1):
                 self.skipped["too_short_for_ctc"] += 1
             else:
-                self.items.append((utt.utt, ids))
+                self.items.append((cache, utt.utt, ids))
         if not self.items:
             raise ValueError(f"{data_dir}: no usable utterances (skipped: {self.skipped})")
         if any(self.skipped.values()):
@@ -61,15 +63,25 @@ class FeatureDataset(torch.utils.data.Dataset):
             log.warning("%s: %d utterance(s) have characters outside units.txt, mapped to <unk>",
                         data_dir, self.unk_utts)
 
+    def extend(self, other: "FeatureDataset") -> None:
+        """Add `other`'s utterances (e.g. untranscribed audio for KD); ids must not clash."""
+        clash = {u for _, u, _ in self.items} & {u for _, u, _ in other.items}
+        if clash:
+            raise ValueError(f"utterance id {min(clash)!r} occurs in both training data dirs")
+        self.items += other.items
+        self.skipped = {k: v + other.skipped[k] for k, v in self.skipped.items()}
+        self.unk_utts += other.unk_utts
+
     def __len__(self) -> int:
         return len(self.items)
 
     def num_frames(self, i: int) -> int:
-        return self.cache.num_frames(self.items[i][0])
+        cache, utt, _ = self.items[i]
+        return cache.num_frames(utt)
 
     def __getitem__(self, i: int) -> tuple[str, torch.Tensor, list[int]]:
-        utt, ids = self.items[i]
-        return utt, torch.from_numpy(self.cache[utt]), ids
+        cache, utt, ids = self.items[i]
+        return utt, torch.from_numpy(cache[utt]), ids
 
 
 class LengthBucketSampler(torch.utils.data.Sampler):
@@ -105,7 +117,7 @@ class LengthBucketSampler(torch.utils.data.Sampler):
 def collate(items: list[tuple[str, torch.Tensor, list[int]]]) -> Batch:
     utts = [u for u, _, _ in items]
     feats = torch.nn.utils.rnn.pad_sequence([f for _, f, _ in items], batch_first=True)
-    targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(t) for _, _, t in items], batch_first=True)
+    targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(t, dtype=torch.long) for _, _, t in items], batch_first=True)
     return Batch(
         utts,
         feats,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+FACTOR = 4  # fbank frames per output frame
+
 
 def subsampled_length(n):
     """Output frames for `n` input frames (int or tensor): two kernel-3, stride-2 convolutions."""
