@@ -71,6 +71,7 @@ class TrainConfig:
     weight_decay: float = 1e-6
     warmup_steps: int = 500
     grad_clip: float = 5.0
+    pad_silence_s: float = 0.0  # up to this much silence (random) added at each end of every training utterance
     seed: int = 0
     num_threads: int = 0  # CPU threads; 0 = all cores
     amp: bool = True  # bf16 autocast, used only on CUDA

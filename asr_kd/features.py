@@ -43,6 +43,18 @@ def num_frames(num_samples: int, conf: FeatureConfig) -> int:
     return 0 if num_samples < win else 1 + (num_samples - win) // hop
 
 
+def pad_with_silence(feats: torch.Tensor, before: int, after: int, conf: FeatureConfig) -> torch.Tensor:
+    """(T, F) -> (before + T + after, F): fbank frames of digital silence (dithered as configured)
+    around an utterance, as between the utterances of a long recording."""
+    n = before + after
+    if n == 0:
+        return feats
+    hop = int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
+    win = int(SAMPLE_RATE * conf.frame_length_ms / 1000)
+    silence = fbank(torch.zeros((n - 1) * hop + win), conf).to(feats)  # (n, F)
+    return torch.cat([silence[:before], feats, silence[before:]])
+
+
 class GlobalCMVN(torch.nn.Module):
     """(…, F) -> (…, F) normalised with corpus mean and standard deviation (stored in checkpoints)."""
 

@@ -74,12 +74,16 @@ class TeacherCache:
         return (torch.from_numpy(np.asarray(self.logp[offset : offset + n], np.float32)),
                 torch.from_numpy(np.asarray(self.ids[offset : offset + n], np.int64)))
 
-    def dense(self, utts: list[str], max_frames: int) -> torch.Tensor:
+    def dense(self, utts: list[str], max_frames: int, shifts: list[int] | None = None) -> torch.Tensor:
         """(B, max_frames, V) teacher log-probs for a batch: the stored top-k, MISSING elsewhere
-        (so softmax renormalises over the top-k) and on padding frames."""
+        (so softmax renormalises over the top-k). Utterance b starts at frame `shifts[b]` (silence
+        added in front, see train_conf.pad_silence_s); frames outside it are certain blank."""
         out = torch.full((len(utts), max_frames, self.meta["vocab"]), MISSING)
+        out[..., 0] = 0.0
         for b, utt in enumerate(utts):
             logp, ids = self[utt]
-            n = min(max_frames, logp.shape[0])
-            out[b, :n].scatter_(1, ids[:n], logp[:n])
+            s = shifts[b] if shifts else 0
+            n = max(0, min(max_frames - s, logp.shape[0]))
+            out[b, s : s + n] = MISSING
+            out[b, s : s + n].scatter_(1, ids[:n], logp[:n])
         return out

@@ -20,11 +20,12 @@ from asr_kd.config import ExperimentConfig
 from asr_kd.data.dataset import Batch, FeatureDataset, LengthBucketSampler, collate
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
-from asr_kd.features import load_cmvn, make_specaug
+from asr_kd.features import load_cmvn, make_specaug, pad_with_silence
 from asr_kd.fileio import write_json, write_text
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
 from asr_kd.models.ensemble import TeacherEnsemble
+from asr_kd.models.subsampling import FACTOR
 from asr_kd.teacher_cache import TeacherCache
 
 log = logging.getLogger("asr_kd.train")
@@ -66,6 +67,17 @@ def _augment(batch: Batch, specaug) -> torch.Tensor:
     for i, n in enumerate(batch.feat_lens.tolist()):
         feats[i, :n] = specaug(feats[i, :n].T).T  # (T, F) -> (F, T) -> (T, F)
     return feats
+
+
+def _pad_silence(items: list, max_out_frames: int, feature_conf) -> tuple[list, list[int]]:
+    """Add 0..`max_out_frames` 40 ms frames of silence (a random count per end, in steps of FACTOR fbank
+    frames so the output frames stay aligned) around each (utt, feats, ids) item; returns the
+    items and the output frames added in front of each."""
+    before = torch.randint(0, max_out_frames + 1, (len(items),)).tolist()
+    after = torch.randint(0, max_out_frames + 1, (len(items),)).tolist()
+    padded = [(u, pad_with_silence(f, FACTOR * b, FACTOR * a, feature_conf), ids)
+              for (u, f, ids), b, a in zip(items, before, after)]
+    return padded, before
 
 
 def _lr_lambda(warmup: int, total: int):
@@ -162,6 +174,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(tc.warmup_steps, total_steps))
     specaug = make_specaug(conf.specaug_conf)
+    pad_frames = round(tc.pad_silence_s * 1000 / (FACTOR * conf.feature_conf.frame_shift_ms))  # 40 ms output frames
 
     step, epoch, start_batch, elapsed = 0, 0, 0, 0.0
     if resume and (exp_dir / STATE).exists():
@@ -194,7 +207,10 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
         for bi, idxs in enumerate(sampler):
             if bi < start_batch:
                 continue
-            batch = collate([data[i] for i in idxs]).to(dev)
+            items, shifts = [data[i] for i in idxs], None
+            if pad_frames:
+                items, shifts = _pad_silence(items, pad_frames, conf.feature_conf)
+            batch = collate(items).to(dev)
             feats = _augment(batch, specaug) if specaug else batch.feats
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits, lens = model(feats, batch.feat_lens)
@@ -204,7 +220,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                         teacher_logits, teacher_lens = teacher(batch.feats, batch.feat_lens)
                     assert torch.equal(teacher_lens, lens), "teacher and student frame rates differ"
                 elif cache is not None:
-                    teacher_logits = cache.dense(batch.utts, logits.shape[1]).to(dev)  # (B, T', V) log-probs
+                    teacher_logits = cache.dense(batch.utts, logits.shape[1], shifts).to(dev)  # (B, T', V) log-probs
             loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher_logits, conf.kd_conf)
             bar.update(1)
             if not torch.isfinite(loss):  # one bad batch must not end a long run

@@ -8,9 +8,10 @@ from asr_kd import checkpoint
 from asr_kd.config import ExperimentConfig, FeatureConfig
 from asr_kd.data.kaldi_dir import read_table
 from asr_kd.data.tokens import Units
-from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, load_cmvn
+from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, load_cmvn, pad_with_silence
 from asr_kd.losses import kd_loss
 from asr_kd.models import build_model
+from asr_kd.models.subsampling import subsampled_length
 from asr_kd.teacher_cache import TeacherCache, dump_teacher
 from asr_kd.train import train
 
@@ -106,3 +107,29 @@ def test_untranscribed_audio_trains_through_kd_from_one_cache(teacher_setup, dat
         train(*args, teacher_cache=tmp_path / "cache_train", unlab_dir=unlab)
     with pytest.raises(ValueError, match="needs a teacher"):
         train(*args, unlab_dir=unlab)
+
+
+def test_silence_padding_keeps_teacher_frames_aligned(teacher_setup, tmp_path):
+    data_dir, ckpt, _, units = teacher_setup
+    for n in (7, 50, 101, 203):  # a front pad of 4a input frames shifts the outputs by exactly a
+        for a, b in ((0, 3), (2, 0), (5, 7)):
+            assert subsampled_length(n + 4 * a + 4 * b) == subsampled_length(n) + a + b
+    feats = torch.randn(30, 80)
+    padded = pad_with_silence(feats, 8, 4, FeatureConfig(dither=0.0))
+    assert padded.shape == (42, 80) and torch.equal(padded[8:38], feats)
+    assert torch.allclose(padded[:8], padded[38:39].expand(8, 80))  # digital silence: one constant frame
+    dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=4)
+    cache = TeacherCache(tmp_path / "cache")
+    utt = sorted(cache.index)[0]
+    n = cache.index[utt][1]
+    dense = cache.dense([utt, utt], n + 5, shifts=[0, 3])  # (2, n + 5, V)
+    torch.testing.assert_close(dense[1, 3 : 3 + n], dense[0, :n])
+    assert torch.all(dense[1, :3].argmax(-1) == 0) and torch.all(dense[1, 3 + n :].argmax(-1) == 0)
+    assert torch.all(dense[1, :3, 0] == 0.0)  # log 1: certain blank on the added silence
+    conf = ExperimentConfig.from_dict({
+        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
+        "train_conf": {"epochs": 1, "max_frames_per_batch": 2000, "num_threads": 1, "pad_silence_s": 0.3},
+        "kd_conf": {"weight": 0.5}})
+    train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
+          teacher_cache=tmp_path / "cache")
+    assert (tmp_path / "exp" / "final.pt").exists()
