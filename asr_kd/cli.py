@@ -65,7 +65,7 @@ def _train(a):
 def _dump_teacher(a):
     from asr_kd.teacher_cache import dump_teacher
 
-    meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a))
+    meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a), a.recording_context)
     print(f"{a.out}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
 
 
@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="data dir(s) with a feature cache (asr-kd compute-feats), e.g. data/train data/train_unlab")
     s.add_argument("--out", required=True, help="cache folder to write")
     s.add_argument("--top-k", type=int, default=16, help="symbols kept per frame (default: %(default)s)")
+    s.add_argument("--recording-context", action="store_true",
+                   help="run the teacher over each whole recording and slice every segment from it (pieces "
+                        "from split-long then get their neighbours as context)")
     s.add_argument("--device", default="cpu")
     _add_chunk_args(s)
     s.set_defaults(fn=_dump_teacher)

@@ -7,6 +7,7 @@ float16, `ids.npy` (N, k) int16, `index` (`<utt> <offset> <num_frames>`), `meta.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +15,50 @@ import torch
 from tqdm import tqdm
 
 from asr_kd.chunking import ChunkConfig
+from asr_kd.data.audio import load_audio
+from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.features import FeatureCache
 from asr_kd.fileio import atomic_path, write_json, write_text
+from asr_kd.models.subsampling import FACTOR, subsampled_length
 
 MISSING = -1e4  # log-probability given to symbols outside the stored top-k
 
 
+def _utterance_logits(rec, caches: dict) -> Iterator[tuple[str, torch.Tensor]]:
+    """(utt, (T', V) teacher logits) from each utterance's own cached features."""
+    for utt in tqdm(sorted(caches), desc="dump-teacher", unit="utt"):
+        yield utt, rec.logits(torch.from_numpy(caches[utt][utt]).to(rec.device)).float()
+
+
+def _recording_logits(rec, caches: dict, dirs: list) -> Iterator[tuple[str, torch.Tensor]]:
+    """(utt, (T', V) teacher logits) sliced from a pass over each utterance's whole recording (in
+    windows), so a piece cut from a longer utterance (`segments`, e.g. by split-long) gets the
+    teacher's view with its neighbours as context; T' is the piece's own output frame count."""
+    by_reco: dict[str, list] = {}
+    for d in dirs:
+        for u in load_data_dir(d, require_text=False):
+            if u.utt in caches:
+                by_reco.setdefault(u.path, []).append(u)
+    frame_seconds = FACTOR * rec.feature_conf.frame_shift_ms / 1000
+    for path, utts in tqdm(sorted(by_reco.items()), desc="dump-teacher (whole recordings)", unit="rec"):
+        full = rec.logits(rec.features(load_audio(path))).float()  # (N, V) for the recording
+        for u in utts:
+            n = subsampled_length(caches[u.utt].num_frames(u.utt))
+            a = min(round((u.start or 0.0) / frame_seconds), full.shape[0])
+            piece = full[a : a + n]
+            if piece.shape[0] < n:  # rounding at the very end of the file: certain blank
+                tail = torch.full((n - piece.shape[0], full.shape[1]), MISSING)
+                tail[:, 0] = 0.0
+                piece = torch.cat([piece, tail])
+            yield u.utt, piece
+
+
 @torch.inference_mode()
 def dump_teacher(checkpoint_path: str | Path, data_dirs: str | Path | list, out_dir: str | Path, top_k: int = 16,
-                 device: str = "cpu", chunk: ChunkConfig | None = None) -> dict:
+                 device: str = "cpu", chunk: ChunkConfig | None = None, recording_context: bool = False) -> dict:
     """Run the teacher once over the feature caches of `data_dirs` (one or several, e.g. train and
-    train_unlab; utterance ids must not clash), in windows, and store its top-k in one cache."""
+    train_unlab; utterance ids must not clash), in windows, and store its top-k in one cache.
+    With `recording_context`, utterances are sliced from a pass over their whole recordings."""
     from asr_kd.recognizer import Recognizer
 
     rec = Recognizer.from_checkpoint(checkpoint_path, device=device, chunk=chunk)
@@ -38,8 +72,8 @@ def dump_teacher(checkpoint_path: str | Path, data_dirs: str | Path | list, out_
         caches.update(dict.fromkeys(cache.index, cache))
     k = min(top_k, len(rec.units))
     logps, ids, index, offset = [], [], [], 0
-    for utt in tqdm(sorted(caches), desc="dump-teacher", unit="utt"):
-        logits = rec.logits(torch.from_numpy(caches[utt][utt]).to(rec.device)).float()  # (T', V)
+    pairs = _recording_logits(rec, caches, dirs) if recording_context else _utterance_logits(rec, caches)
+    for utt, logits in pairs:
         top = logits.log_softmax(-1).topk(k, dim=-1)
         logps.append(top.values.cpu().numpy().astype(np.float16))
         ids.append(top.indices.cpu().numpy().astype(np.int16))
@@ -51,7 +85,8 @@ def dump_teacher(checkpoint_path: str | Path, data_dirs: str | Path | list, out_
             np.save(f, np.concatenate(parts) if parts else np.zeros((0, k), dtype))
     write_text(out_dir / "index", "".join(index))
     meta = {"checkpoint": str(checkpoint_path), "top_k": k, "vocab": len(rec.units), "units": rec.units.symbols,
-            "frames": offset, "bytes": int((out_dir / "logp.npy").stat().st_size + (out_dir / "ids.npy").stat().st_size)}
+            "frames": offset, "recording_context": recording_context,
+            "bytes": int((out_dir / "logp.npy").stat().st_size + (out_dir / "ids.npy").stat().st_size)}
     write_json(out_dir / "meta.json", meta)
     return meta
 

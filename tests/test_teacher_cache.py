@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from asr_kd import checkpoint
@@ -133,3 +134,30 @@ def test_silence_padding_keeps_teacher_frames_aligned(teacher_setup, tmp_path):
     train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
           teacher_cache=tmp_path / "cache")
     assert (tmp_path / "exp" / "final.pt").exists()
+
+
+def test_recording_context_slices_each_segment_from_a_whole_recording_pass(teacher_setup, tmp_path):
+    from asr_kd.recognizer import Recognizer
+
+    _, ckpt, _, _ = teacher_setup
+    root = tmp_path / "split"
+    root.mkdir()
+    sf.write(root / "rec.wav", 0.1 * np.random.default_rng(1).standard_normal(16000 * 5).astype(np.float32), 16000)
+    (root / "wav.scp").write_text(f"spk-rec {root / 'rec.wav'}\n")
+    (root / "segments").write_text("spk-rec-000 spk-rec 0.00 2.00\nspk-rec-001 spk-rec 2.48 4.48\n")
+    (root / "text").write_text("spk-rec-000 HELLO\nspk-rec-001 WORLD\n")
+    (root / "utt2spk").write_text("spk-rec-000 spk\nspk-rec-001 spk\n")
+    (root / "spk2utt").write_text("spk spk-rec-000 spk-rec-001\n")
+    compute_feats(root, FeatureConfig())
+    meta = dump_teacher(ckpt, root, tmp_path / "ctx", top_k=4, recording_context=True)
+    assert meta["recording_context"] is True
+    dump_teacher(ckpt, root, tmp_path / "alone", top_k=4)
+    ctx, alone, feats = TeacherCache(tmp_path / "ctx"), TeacherCache(tmp_path / "alone"), FeatureCache(root)
+    rec = Recognizer.from_checkpoint(ckpt)
+    full = rec.logits(rec.features(sf.read(root / "rec.wav", dtype="float32")[0])).log_softmax(-1).topk(4, dim=-1)
+    for utt, first in (("spk-rec-000", 0), ("spk-rec-001", 62)):  # 2.48 s = output frame 62
+        n = subsampled_length(feats.num_frames(utt))
+        logp, ids = ctx[utt]
+        assert logp.shape[0] == n == alone[utt][0].shape[0]  # the piece's own frame count
+        assert torch.equal(ids, full.indices[first : first + n])
+    assert not torch.equal(ctx["spk-rec-001"][0], alone["spk-rec-001"][0])  # context changed the teacher's view
