@@ -1,3 +1,12 @@
 """asr-kd: distil a Conformer CTC teacher into a small CNN-RNN CTC student, and measure WER/RTF."""
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`from asr_kd import Recognizer` without importing torch for every `asr_kd` import."""
+    if name in ("Recognizer", "Result", "WordTime"):
+        from asr_kd import recognizer
+
+        return getattr(recognizer, name)
+    raise AttributeError(f"module 'asr_kd' has no attribute {name!r}")

@@ -73,8 +73,8 @@ def _decode(a):
     from asr_kd.evaluate import decode_data_dir
     from asr_kd.scoring import kaldi_wer_line
 
-    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes, _chunk(a),
-                        a.whole_recordings, a.pause_seconds)
+    r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes,
+                        whole_recordings=a.whole_recordings, **_decoder_kwargs(a))
     print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
@@ -82,8 +82,7 @@ def _decode(a):
 def _transcribe(a):
     from asr_kd.recognizer import Recognizer
 
-    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads, chunk=_chunk(a),
-                                     pause_seconds=a.pause_seconds)
+    rec = Recognizer.from_checkpoint(a.checkpoint, device=a.device, num_threads=a.num_threads, **_decoder_kwargs(a))
     for f in a.files:
         print(f"{f} {rec.transcribe(f).text}")
 
@@ -147,11 +146,17 @@ def _add_chunk_args(s) -> None:
     s.add_argument("--right", type=int, default=d.right, help="right context frames per window (default: %(default)s)")
 
 
-def _add_pause_arg(s) -> None:
-    from asr_kd.recognizer import PAUSE_SECONDS
+def _add_decoder_args(s) -> None:
+    from asr_kd.recognizer import DECODERS, PAUSE_SECONDS
 
+    s.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC search (default: %(default)s)")
+    s.add_argument("--beam-size", type=int, default=8, help="prefixes kept by --decoder beam (default: %(default)s)")
     s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
                    help="a silence this long between two tokens is a word boundary (0: off; default: %(default)s)")
+
+
+def _decoder_kwargs(a) -> dict:
+    return {"chunk": _chunk(a), "pause_seconds": a.pause_seconds, "decoder": a.decoder, "beam_size": a.beam_size}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--whole-recordings", action="store_true",
                    help="decode each wav.scp recording whole and score it against DATA/reco2text (long-form)")
     _add_chunk_args(s)
-    _add_pause_arg(s)
+    _add_decoder_args(s)
     s.set_defaults(fn=_decode)
 
     s = sub.add_parser("transcribe", help="print the transcript of audio files")
@@ -234,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--num-threads", type=int, default=1)
     _add_chunk_args(s)
-    _add_pause_arg(s)
+    _add_decoder_args(s)
     s.set_defaults(fn=_transcribe)
 
     s = sub.add_parser("split-long", help="cut utterances longer than --max-seconds at word gaps (forced alignment)")

@@ -1,4 +1,5 @@
-"""CTC search over model outputs. Greedy for now; beam and LM search extend this module.
+"""CTC search over model outputs: greedy (incremental, with pause word boundaries) and prefix beam
+search.
 
 Word boundaries at pauses: models trained on single utterances rarely emit `<space>` across a
 silence between two utterances (they never saw one), so words on either side of a pause merge in
@@ -6,6 +7,8 @@ long-form decoding. With `pause_frames` > 0, a run of at least that many blank f
 two tokens counts as a word boundary and a `space` is inserted there if the model emitted none."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -19,6 +22,8 @@ class GreedyCollapser:
             raise ValueError("pause_frames needs the id of the space symbol")
         self.blank, self.space, self.pause_frames = blank, space, pause_frames
         self.ids: list[int] = []
+        self.frames: list[int] = []  # output frame of each id (an inserted space: the frame ending the pause)
+        self.t = 0  # frames consumed
         self.prev = blank  # label of the previous frame, for repeat merging across calls
         self.blank_run = 0  # blank frames since the last token
 
@@ -31,10 +36,13 @@ class GreedyCollapser:
                 if (self.pause_frames and self.blank_run >= self.pause_frames and self.ids
                         and self.ids[-1] != self.space and k != self.space):
                     self.ids.append(self.space)
+                    self.frames.append(self.t)
                 if k != self.prev:
                     self.ids.append(k)
+                    self.frames.append(self.t)
                 self.blank_run = 0
             self.prev = k
+            self.t += 1
         return self.ids
 
 
@@ -44,3 +52,44 @@ def greedy_decode(logits: torch.Tensor, lens: torch.Tensor, blank: int = 0, spac
     removed (and, with `pause_frames`, `space` inserted at pauses; see the module docstring)."""
     best = logits.argmax(-1).cpu()  # (B, T)
     return [GreedyCollapser(blank, space, pause_frames).push(path[:n].tolist()) for path, n in zip(best, lens.tolist())]
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def prefix_beam_search(log_probs: torch.Tensor, beam: int = 8, blank: int = 0,
+                       token_min_logp: float = -12.0) -> list[int]:
+    """(T, V) log-probabilities -> the most probable label sequence summed over all its CTC paths
+    (greedy takes the best single path, which can differ). Keeps `beam` prefixes per frame, each
+    with its probability of ending in blank and in non-blank; symbols below `token_min_logp` at a
+    frame are not extended (pruning)."""
+    lp = log_probs.float().cpu()
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (p_blank, p_nonblank)
+    for t in range(lp.shape[0]):
+        row = lp[t].tolist()
+        cands = [k for k, v in enumerate(row) if v >= token_min_logp and k != blank]
+        nxt: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix, pb=-math.inf, pnb=-math.inf):
+            cur = nxt.setdefault(prefix, [-math.inf, -math.inf])
+            cur[0], cur[1] = _logaddexp(cur[0], pb), _logaddexp(cur[1], pnb)
+
+        for prefix, (pb, pnb) in beams.items():
+            total = _logaddexp(pb, pnb)
+            add(prefix, pb=total + row[blank])  # blank: prefix unchanged
+            if prefix:  # repeat of the last symbol without a blank between: merged
+                add(prefix, pnb=pnb + row[prefix[-1]])
+            for k in cands:
+                if prefix and k == prefix[-1]:
+                    add(prefix + (k,), pnb=pb + row[k])  # a repeat needs a blank in between
+                else:
+                    add(prefix + (k,), pnb=total + row[k])
+        best = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
+        beams = {p: (v[0], v[1]) for p, v in best}
+    return list(max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))[0])

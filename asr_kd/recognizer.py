@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +10,9 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
-from asr_kd.data.audio import load_audio
+from asr_kd.data.audio import AudioError, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
-from asr_kd.decoding import GreedyCollapser
+from asr_kd.decoding import GreedyCollapser, prefix_beam_search
 from asr_kd.features import fbank
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.train import select_device
@@ -20,30 +20,46 @@ from asr_kd.train import select_device
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
 
 
+DECODERS = ("greedy", "beam")
+
+
+@dataclass
+class WordTime:
+    text: str
+    start: float  # seconds: the CTC spike of its first token
+    end: float  # seconds: one output frame past the spike of its last token
+
+
 @dataclass
 class Result:
     text: str
     tokens: list[str]
+    words: list[WordTime] = field(default_factory=list)
 
 
 class Recognizer:
     """Load once, transcribe many: `Recognizer.from_checkpoint(path).transcribe("a.wav").text`."""
 
     def __init__(self, model, units, feature_conf, device: torch.device, chunk: ChunkConfig | None = None,
-                 pause_seconds: float = PAUSE_SECONDS):
+                 pause_seconds: float = PAUSE_SECONDS, decoder: str = "greedy", beam_size: int = 8):
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         self.model, self.units, self.feature_conf, self.device = model.to(device), units, feature_conf, device
         self.chunk = chunk or ChunkConfig()
-        frame_seconds = FACTOR * feature_conf.frame_shift_ms / 1000
-        self.pause_frames = round(pause_seconds / frame_seconds) if pause_seconds > 0 else 0
+        self.decoder, self.beam_size = decoder, beam_size
+        self.frame_seconds = FACTOR * feature_conf.frame_shift_ms / 1000
+        self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
-                        chunk: ChunkConfig | None = None, pause_seconds: float = PAUSE_SECONDS) -> "Recognizer":
-        """`pause_seconds`: blank runs at least this long become word boundaries (0: off)."""
+                        chunk: ChunkConfig | None = None, pause_seconds: float = PAUSE_SECONDS,
+                        decoder: str = "greedy", beam_size: int = 8) -> "Recognizer":
+        """`pause_seconds`: blank runs at least this long become word boundaries (0: off);
+        `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`)."""
         if num_threads:
             torch.set_num_threads(num_threads)
         model, units, feature_conf = checkpoint.load_model(path)
-        return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds)
+        return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds, decoder, beam_size)
 
     def features(self, wave: np.ndarray, block_frames: int = 6000) -> torch.Tensor:
         """(S,) float32 16 kHz -> (T, F) fbank on the model's device. Computed `block_frames`
@@ -65,12 +81,46 @@ class Recognizer:
         """A fresh greedy CTC collapser with this recognizer's pause handling."""
         return GreedyCollapser(0, self.units.ids.get(SPACE), self.pause_frames if SPACE in self.units.ids else 0)
 
-    def result(self, ids: list[int]) -> Result:
-        return Result(self.units.decode(ids), [self.units.symbols[i] for i in ids])
+    def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
+        """Token ids (with the output frame of each, for word times) -> Result."""
+        words, current = [], []
+        space = self.units.ids.get(SPACE)
+        for i, k in enumerate(ids + [space]):
+            if k == space or i == len(ids):
+                if current and frames is not None:
+                    words.append(WordTime(self.units.decode([ids[j] for j in current]),
+                                          round(frames[current[0]] * self.frame_seconds, 3),
+                                          round((frames[current[-1]] + 1) * self.frame_seconds, 3)))
+                current = []
+            else:
+                current.append(i)
+        return Result(self.units.decode(ids), [self.units.symbols[i] for i in ids], words)
 
     def decode(self, logits: torch.Tensor) -> Result:
-        """(T', V) -> greedy CTC result."""
-        return self.result(self.collapser().push(logits.argmax(-1).tolist()))
+        """(T', V) -> CTC result with the configured decoder."""
+        if self.decoder == "greedy":
+            c = self.collapser()
+            c.push(logits.argmax(-1).tolist())
+            return self.result(c.ids, c.frames)
+        return self._beam(logits)
+
+    def _beam(self, logits: torch.Tensor) -> Result:
+        """Prefix beam search on each stretch between pauses (the greedy path's long blank runs),
+        joined by word boundaries; word times from a forced alignment of the result."""
+        from asr_kd.align import align_tokens
+
+        log_probs = logits.float().log_softmax(-1)
+        marks = GreedyCollapser(0, -1, self.pause_frames or len(logits) + 1)
+        marks.push(log_probs.argmax(-1).tolist())
+        cuts = [f for k, f in zip(marks.ids, marks.frames) if k == -1]  # frames where a pause ends
+        space, ids = self.units.ids.get(SPACE), []
+        for a, b in zip([0] + cuts, cuts + [len(log_probs)]):
+            piece = prefix_beam_search(log_probs[a:b], self.beam_size)
+            if ids and piece and space is not None and ids[-1] != space and piece[0] != space:
+                ids.append(space)
+            ids += piece
+        frames = [span.start for span in align_tokens(logits, ids)] if ids else []
+        return self.result(ids, frames)
 
     def stream(self):
         """A streaming session (unidirectional RNN students only); see asr_kd.streaming."""
@@ -78,7 +128,29 @@ class Recognizer:
 
         return Stream(self)
 
-    def transcribe(self, audio: str | Path | np.ndarray) -> Result:
-        """A file path or a (S,) float32 16 kHz array -> Result."""
-        wave = load_audio(str(audio)) if isinstance(audio, (str, Path)) else np.asarray(audio, np.float32)
-        return self.decode(self.logits(self.features(wave)))
+    def transcribe(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> Result:
+        """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate`
+        (default 16000; resampled otherwise) -> Result with text, tokens and word times."""
+        return self.decode(self.logits(self.features(self._wave(audio, sample_rate))))
+
+    def transcribe_batch(self, audios: list, sample_rate: int | None = None) -> list[Result]:
+        """`transcribe` for each item; each is decoded alone, so results equal single calls."""
+        return [self.transcribe(a, sample_rate) for a in audios]
+
+    @staticmethod
+    def _wave(audio, sample_rate: int | None) -> np.ndarray:
+        if isinstance(audio, (str, Path)):
+            if sample_rate is not None:
+                raise ValueError("sample_rate is for arrays; a file's rate is read from its header")
+            return load_audio(str(audio))
+        wave = np.asarray(audio)
+        if wave.ndim != 1:
+            raise AudioError(f"expected a mono (S,) array, got shape {wave.shape}; average the channels "
+                             "first (e.g. wave.mean(axis=1)) or pass the file path")
+        if not np.issubdtype(wave.dtype, np.floating):
+            raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
+        if wave.size == 0:
+            raise AudioError("empty audio")
+        if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
+            raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
+        return to_mono_16k(wave, sample_rate or 16000)

@@ -1,4 +1,5 @@
-"""Streaming recognition with a unidirectional CNN-RNN student: audio in as it arrives, text out,
+"""Streaming recognition with a unidirectional CNN-RNN student: audio in as it arrives, text out
+(greedy decoding whatever the recognizer's decoder),
 the RNN state carried across calls. Exact: the result equals an offline pass over the whole audio,
 because fbank frames, CMVN, the x4 front-end and greedy CTC are all computed incrementally."""
 
@@ -50,4 +51,4 @@ class Stream:
 
     def finish(self):
         """End of audio: frames too short for a full 40 ms output are dropped, as offline."""
-        return self.rec.result(self.collapser.ids)
+        return self.rec.result(self.collapser.ids, self.collapser.frames)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from asr_kd.decoding import GreedyCollapser, greedy_decode
+from asr_kd.decoding import GreedyCollapser, greedy_decode, prefix_beam_search
 
 
 def test_greedy_merges_repeats_drops_blanks_and_respects_length():
@@ -37,3 +37,26 @@ def test_collapser_is_incremental():
     assert greedy_decode(logits, torch.tensor([len(path)]), space=3, pause_frames=4) == [whole]
     with pytest.raises(ValueError):
         GreedyCollapser(0, None, 4)
+
+
+def test_collapser_records_the_frame_of_each_token():
+    c = GreedyCollapser(0, 3, 3)
+    c.push([0, 1, 1, 0, 0, 0, 0, 2])
+    assert c.ids == [1, 3, 2] and c.frames == [1, 7, 7]
+
+
+def test_prefix_beam_finds_the_sequence_greedy_misses():
+    # Two frames, symbols {blank, a}: the best single path is blank-blank (0.6^2 = 0.36), but "a" wins
+    # summed over its paths a-a, a-blank, blank-a: 0.4*0.4 + 0.4*0.6 + 0.6*0.4 = 0.64.
+    probs = torch.tensor([[0.6, 0.4], [0.6, 0.4]])
+    assert greedy_decode(probs.log()[None], torch.tensor([2])) == [[]]
+    assert prefix_beam_search(probs.log(), beam=4) == [1]
+
+
+def test_prefix_beam_handles_repeats_and_agrees_with_greedy_on_peaky_posteriors():
+    path = [1, 1, 0, 1, 2, 0, 0, 2]  # a a _ a b _ _ b -> a a b b
+    logits = torch.full((len(path), 3), -10.0)
+    logits[torch.arange(len(path)), torch.tensor(path)] = 0.0
+    lp = logits.log_softmax(-1)
+    assert prefix_beam_search(lp, beam=5) == greedy_decode(lp[None], torch.tensor([len(path)]))[0] == [1, 1, 2, 2]
+    assert prefix_beam_search(lp[:0]) == []
