@@ -147,16 +147,20 @@ def _add_chunk_args(s) -> None:
 
 
 def _add_decoder_args(s) -> None:
+    from asr_kd.quantize import PRECISIONS
     from asr_kd.recognizer import DECODERS, PAUSE_SECONDS
 
     s.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC search (default: %(default)s)")
     s.add_argument("--beam-size", type=int, default=8, help="prefixes kept by --decoder beam (default: %(default)s)")
+    s.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="int8: dynamic quantisation of Linear/LSTM/GRU layers, CPU only (default: %(default)s)")
     s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
                    help="a silence this long between two tokens is a word boundary (0: off; default: %(default)s)")
 
 
 def _decoder_kwargs(a) -> dict:
-    return {"chunk": _chunk(a), "pause_seconds": a.pause_seconds, "decoder": a.decoder, "beam_size": a.beam_size}
+    return {"chunk": _chunk(a), "pause_seconds": a.pause_seconds, "decoder": a.decoder, "beam_size": a.beam_size,
+            "precision": a.precision}
 
 
 def build_parser() -> argparse.ArgumentParser:

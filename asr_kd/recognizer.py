@@ -15,6 +15,7 @@ from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import GreedyCollapser, prefix_beam_search
 from asr_kd.features import fbank
 from asr_kd.models.subsampling import FACTOR
+from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.train import select_device
 
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
@@ -53,12 +54,19 @@ class Recognizer:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
                         chunk: ChunkConfig | None = None, pause_seconds: float = PAUSE_SECONDS,
-                        decoder: str = "greedy", beam_size: int = 8) -> "Recognizer":
+                        decoder: str = "greedy", beam_size: int = 8, precision: str = "fp32") -> "Recognizer":
         """`pause_seconds`: blank runs at least this long become word boundaries (0: off);
-        `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`)."""
+        `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`);
+        `precision`: "fp32" or "int8" (dynamic quantisation of Linear/RNN layers, CPU only)."""
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if num_threads:
             torch.set_num_threads(num_threads)
         model, units, feature_conf = checkpoint.load_model(path)
+        if precision == "int8":
+            if select_device(device).type != "cpu":
+                raise ValueError("int8 dynamic quantisation runs on CPU only; use --device cpu")
+            model = quantize_int8(model)
         return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds, decoder, beam_size)
 
     def features(self, wave: np.ndarray, block_frames: int = 6000) -> torch.Tensor:

@@ -68,3 +68,21 @@ def test_beam_decoder_on_a_recognizer():
     beam_result = rec.decode(logits)
     assert beam_result.tokens and len(beam_result.words) == len(beam_result.text.split())
     assert all(w.start < w.end for w in beam_result.words)
+
+
+def test_int8_student_runs_and_stays_close_to_fp32(tmp_path):
+    from asr_kd import checkpoint
+
+    rec = _recognizer()
+    path = tmp_path / "s.pt"
+    checkpoint.save(checkpoint.model_checkpoint(rec.model, "rnn_ctc", {"hidden_size": 24, "num_layers": 2,
+                    "subsampling_channels": 16}, rec.units, FeatureConfig()), path)
+    fp32 = Recognizer.from_checkpoint(path)
+    int8 = Recognizer.from_checkpoint(path, precision="int8")
+    assert "quantized" in type(int8.model.rnn).__module__ and "quantized" in type(int8.model.head).__module__
+    feats = fp32.features(WAVE)
+    a, b = fp32.logits(feats), int8.logits(feats)
+    assert a.shape == b.shape and (a - b).abs().max() < 0.1 * a.abs().max()
+    assert (a.argmax(-1) == b.argmax(-1)).float().mean() > 0.9
+    with pytest.raises(ValueError, match="precision"):
+        Recognizer.from_checkpoint(path, precision="int4")
