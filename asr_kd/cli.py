@@ -125,6 +125,17 @@ def _results(a):
     print(table, end="")
 
 
+def _bench(a):
+    import os
+
+    from asr_kd.bench import bench
+
+    threads = [1] if a.edge else [os.cpu_count() if t == "all" else int(t) for t in a.threads]
+    rows = bench(a.checkpoint, a.data, a.out, a.devices, threads, a.batch_sizes, a.precisions, a.repeats,
+                 a.max_utts, 0 if a.edge else None)
+    print(f"{a.out}/bench.md: {len(rows)} setting(s)")
+
+
 def _prepare_synth(a):
     from data_prep import synth
 
@@ -282,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gap", action="store_true",
                    help="add the fraction of the WER gap recovered (first --exp = CTC-only student, last = teacher)")
     s.set_defaults(fn=_results)
+
+    s = sub.add_parser("bench", help="RTF benchmark: checkpoints x devices x threads x batch sizes x precisions")
+    s.add_argument("--checkpoint", nargs="+", required=True, help="checkpoints to compare")
+    s.add_argument("--data", required=True, help="data dir whose utterances are decoded")
+    s.add_argument("--out", required=True, help="folder for bench.json and bench.md")
+    s.add_argument("--devices", nargs="+", default=["cpu"], help="cpu and/or cuda[:N] (default: cpu)")
+    s.add_argument("--threads", nargs="+", default=["1"], help="CPU thread counts; 'all' = every core (default: 1)")
+    s.add_argument("--batch-sizes", nargs="+", type=int, default=[1], help="utterances per model call (default: 1)")
+    s.add_argument("--precisions", nargs="+", choices=["fp32", "int8", "fp16", "bf16"], default=["fp32"],
+                   help="int8 = dynamic quantisation (CPU); fp16/bf16 = autocast (GPU) (default: fp32)")
+    s.add_argument("--repeats", type=int, default=3, help="timed passes; the median is reported (default: 3)")
+    s.add_argument("--max-utts", type=int, default=0, help="use the first N utterances (0 = all)")
+    s.add_argument("--edge", action="store_true", help="edge-CPU mode: 1 thread, pinned to core 0")
+    s.set_defaults(fn=_bench)
 
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
                        add_help=False)

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from asr_kd import checkpoint
@@ -43,3 +44,19 @@ def test_decode_segments_and_whole_recordings(tmp_path):
     assert rtf["audio_seconds"] == 5.0 and segs["rtf"]["audio_seconds"] == 4.0
     hyp_ids = [line.split()[0] for line in (tmp_path / "whole" / "text").read_text().splitlines()]
     assert hyp_ids == ["spk-long00"]
+
+
+def test_bench_writes_a_row_per_valid_setting(tmp_path):
+    from asr_kd.bench import bench
+
+    ckpt = _checkpoint(tmp_path / "m.pt")
+    data = _long_form_dir(tmp_path / "test_long")
+    rows = bench([ckpt], data, tmp_path / "bench", devices=["cpu"], threads=[1], batch_sizes=[1, 2],
+                 precisions=["fp32", "int8", "bf16"], repeats=2, pin_core=0)
+    assert [(r["precision"], r["batch_size"]) for r in rows] == [("fp32", 1), ("fp32", 2), ("int8", 1), ("int8", 2)]
+    for r in rows:  # bf16 is GPU-only: skipped on cpu
+        assert r["rtf_total"] == pytest.approx(r["rtf_features"] + r["rtf_model"] + r["rtf_decoding"])
+        assert r["rtf_model"] > 0 and r["threads"] == 1
+    saved = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert saved["env"]["pinned_core"] == 0 and len(saved["rows"]) == 4
+    assert (tmp_path / "bench" / "bench.md").read_text().count("| cpu |") == 4
