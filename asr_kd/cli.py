@@ -136,6 +136,12 @@ def _bench(a):
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
 
 
+def _export(a):
+    from asr_kd.export import export
+
+    print(f"{export(a.checkpoint, a.out, a.format)}: {a.format} export of {a.checkpoint}")
+
+
 def _prepare_synth(a):
     from data_prep import synth
 
@@ -307,6 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-utts", type=int, default=0, help="use the first N utterances (0 = all)")
     s.add_argument("--edge", action="store_true", help="edge-CPU mode: 1 thread, pinned to core 0")
     s.set_defaults(fn=_bench)
+
+    s = sub.add_parser("export", help="export a checkpoint to ONNX (.onnx) or TorchScript (.ts) for deployment")
+    s.add_argument("--checkpoint", required=True)
+    s.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="(default: %(default)s)")
+    s.add_argument("--out", required=True, help="output file: .onnx for onnx, .ts for torchscript; "
+                   "decode/transcribe/bench accept it as --checkpoint")
+    s.set_defaults(fn=_export)
 
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
                        add_help=False)

@@ -13,6 +13,7 @@ from asr_kd.chunking import ChunkConfig, windowed_logits
 from asr_kd.data.audio import AudioError, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import GreedyCollapser, prefix_beam_search
+from asr_kd.export import load_exported
 from asr_kd.features import fbank
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
@@ -55,14 +56,20 @@ class Recognizer:
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
                         chunk: ChunkConfig | None = None, pause_seconds: float = PAUSE_SECONDS,
                         decoder: str = "greedy", beam_size: int = 8, precision: str = "fp32") -> "Recognizer":
-        """`pause_seconds`: blank runs at least this long become word boundaries (0: off);
+        """`path`: a training checkpoint, or an `.onnx` / `.ts` file from `asr-kd export` (CPU).
+        `pause_seconds`: blank runs at least this long become word boundaries (0: off);
         `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`);
         `precision`: "fp32" or "int8" (dynamic quantisation of Linear/RNN layers, CPU only)."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         if num_threads:
             torch.set_num_threads(num_threads)
-        model, units, feature_conf = checkpoint.load_model(path)
+        if Path(path).suffix in (".onnx", ".ts"):  # from `asr-kd export`
+            if precision != "fp32":
+                raise ValueError("--precision applies to checkpoints, not to exported models")
+            model, units, feature_conf = load_exported(path, num_threads)
+        else:
+            model, units, feature_conf = checkpoint.load_model(path)
         if precision == "int8":
             if select_device(device).type != "cpu":
                 raise ValueError("int8 dynamic quantisation runs on CPU only; use --device cpu")

@@ -23,4 +23,7 @@ def build_model(name: str, conf: dict[str, Any], input_dim: int, vocab_size: int
 
 
 def num_params(model) -> int:
+    """Trainable-size count; exported models carry theirs as `num_params`."""
+    if hasattr(model, "num_params"):
+        return model.num_params
     return sum(p.numel() for p in model.parameters())
