@@ -142,6 +142,20 @@ def _export(a):
     print(f"{export(a.checkpoint, a.out, a.format)}: {a.format} export of {a.checkpoint}")
 
 
+def _plot(a):
+    from asr_kd import plots
+
+    if a.kind == "wer-rtf":
+        plots.wer_vs_rtf(a.inputs, a.out)
+    elif a.kind == "curves":
+        plots.training_curves(a.inputs, a.out)
+    else:
+        if len(a.inputs) != 3:
+            raise ValueError("spikes takes TEACHER.pt STUDENT.pt AUDIO")
+        plots.posterior_spikes(*a.inputs, a.out)
+    print(f"{a.out}: written")
+
+
 def _prepare_synth(a):
     from data_prep import synth
 
@@ -320,6 +334,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output file: .onnx for onnx, .ts for torchscript; "
                    "decode/transcribe/bench accept it as --checkpoint")
     s.set_defaults(fn=_export)
+
+    s = sub.add_parser("plot", help="PNG plots: WER vs RTF, training curves, teacher vs student posterior spikes")
+    s.add_argument("kind", choices=["wer-rtf", "curves", "spikes"])
+    s.add_argument("inputs", nargs="+", help="wer-rtf: decode dirs; curves: experiment dirs; "
+                   "spikes: TEACHER.pt STUDENT.pt AUDIO")
+    s.add_argument("--out", required=True, help="PNG file to write")
+    s.set_defaults(fn=_plot)
 
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
                        add_help=False)

@@ -13,7 +13,8 @@ from tqdm import tqdm
 from asr_kd.align import FRAME_SECONDS, align_tokens
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
-from asr_kd.fileio import atomic_path, write_json
+from asr_kd.fileio import write_json
+from asr_kd.plots import pyplot, save_png
 
 
 def token_offsets(teacher, student, data_dir: str | Path, max_utts: int = 0) -> list[int]:
@@ -44,20 +45,13 @@ def summarise(offsets: list[int]) -> dict:
 
 def plot_histogram(offsets: list[int], path: str | Path, title: str) -> None:
     """PNG histogram of offsets, clipped to [-10, 10] frames."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = pyplot().subplots(figsize=(6, 3.5))
     ax.hist(np.clip(offsets, -10, 10), bins=np.arange(-10.5, 11.5, 1.0), color="tab:blue", edgecolor="white")
     ax.set_xlabel("student spike - teacher spike (40 ms frames, clipped to ±10)")
     ax.set_ylabel("tokens")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def spikes_report(teacher_ckpt, student_ckpt, data_dir, out_dir, max_utts: int = 0) -> dict:

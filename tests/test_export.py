@@ -37,3 +37,27 @@ def test_export_matches_eager(student, tmp_path, fmt, name):
     assert exported.transcribe(wave) == eager.transcribe(wave) and eager.transcribe(wave).tokens
     with pytest.raises(ValueError, match="end in"):
         export(student, tmp_path / "wrong.bin", fmt)
+
+
+def test_plots_write_pngs(student, tmp_path):
+    import json
+
+    import soundfile as sf
+
+    from asr_kd import plots
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(0).standard_normal(16000)).astype(np.float32), 16000)
+    plots.posterior_spikes(student, student, wav, tmp_path / "spikes.png")
+    exp = tmp_path / "exp"
+    (exp / "log").mkdir(parents=True)
+    (exp / "log" / "metrics.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in [{"step": 1, "loss": 3.0}, {"step": 2, "loss": 2.0},
+                                          {"step": 2, "epoch": 1, "dev_cer": 0.5}]) + "\n")
+    plots.training_curves([exp], tmp_path / "curves.png")
+    d = tmp_path / "m" / "decode_test"
+    d.mkdir(parents=True)
+    (d / "result.json").write_text(json.dumps({"wer": 20.0, "rtf": {"rtf_total": 0.01}}))
+    plots.wer_vs_rtf([d], tmp_path / "pareto.png")
+    for name in ("spikes.png", "curves.png", "pareto.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
