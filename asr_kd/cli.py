@@ -136,6 +136,14 @@ def _bench(a):
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
 
 
+def _make_lm(a):
+    from asr_kd.data.kaldi_dir import read_table
+    from asr_kd.lm import write_arpa
+
+    sizes = write_arpa(read_table(a.text).values(), a.out, a.order)
+    print(f"{a.out}: " + ", ".join(f"{n} {k}-grams" for k, n in sizes.items()))
+
+
 def _export(a):
     from asr_kd.export import export
 
@@ -183,6 +191,9 @@ def _add_decoder_args(s) -> None:
 
     s.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC search (default: %(default)s)")
     s.add_argument("--beam-size", type=int, default=8, help="prefixes kept by --decoder beam (default: %(default)s)")
+    s.add_argument("--lm", help="ARPA word n-gram (asr-kd make-lm) for --decoder beam: flashlight lexicon search")
+    s.add_argument("--lm-weight", type=float, default=1.0, help="LM score weight (default: %(default)s)")
+    s.add_argument("--word-score", type=float, default=0.0, help="score added per word (default: %(default)s)")
     s.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="int8: dynamic quantisation of Linear/LSTM/GRU layers, CPU only (default: %(default)s)")
     s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
@@ -191,7 +202,7 @@ def _add_decoder_args(s) -> None:
 
 def _decoder_kwargs(a) -> dict:
     return {"chunk": _chunk(a), "pause_seconds": a.pause_seconds, "decoder": a.decoder, "beam_size": a.beam_size,
-            "precision": a.precision}
+            "precision": a.precision, "lm": a.lm, "lm_weight": a.lm_weight, "word_score": a.word_score}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -327,6 +338,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-utts", type=int, default=0, help="use the first N utterances (0 = all)")
     s.add_argument("--edge", action="store_true", help="edge-CPU mode: 1 thread, pinned to core 0")
     s.set_defaults(fn=_bench)
+
+    s = sub.add_parser("make-lm", help="word n-gram LM (ARPA, interpolated absolute discounting) from a Kaldi text file")
+    s.add_argument("--text", required=True, help="Kaldi text file, e.g. data/train/text")
+    s.add_argument("--out", required=True, help="ARPA file to write, e.g. data/lang/lm.arpa")
+    s.add_argument("--order", type=int, default=3, help="n-gram order (default: %(default)s)")
+    s.set_defaults(fn=_make_lm)
 
     s = sub.add_parser("export", help="export a checkpoint to ONNX (.onnx) or TorchScript (.ts) for deployment")
     s.add_argument("--checkpoint", required=True)

@@ -33,7 +33,8 @@ def cpu_model() -> str:
 def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu",
                     num_threads: int = 1, allow_pipes: bool = False, chunk: ChunkConfig | None = None,
                     whole_recordings: bool = False, pause_seconds: float = PAUSE_SECONDS, decoder: str = "greedy",
-                    beam_size: int = 8, precision: str = "fp32") -> dict:
+                    beam_size: int = 8, precision: str = "fp32", lm: str | None = None, lm_weight: float = 1.0,
+                    word_score: float = 0.0) -> dict:
     """Decode every utterance of `data_dir` one at a time (batch 1) and write
     out_dir/{text, wer, per_utt, per_spk, rtf.json, result.json}; returns the result dict.
     The first utterance is decoded once untimed as warm-up; audio reading is not timed.
@@ -42,7 +43,7 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
     out_dir = Path(out_dir)
     rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads, chunk=chunk,
                                      pause_seconds=pause_seconds, decoder=decoder, beam_size=beam_size,
-                                     precision=precision)
+                                     precision=precision, lm=lm, lm_weight=lm_weight, word_score=word_score)
     utts = (load_recordings if whole_recordings else load_data_dir)(data_dir, allow_pipes=allow_pipes)
     timer = StageTimer(rec.device)
     rec.decode(rec.logits(rec.features(load_utterance(utts[0]))))  # warm-up, not timed
@@ -63,7 +64,7 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
         "cpu": cpu_model(), "gpu": torch.cuda.get_device_name(rec.device) if rec.device.type == "cuda" else None,
         "chunking": dataclasses.asdict(rec.chunk), "pause_seconds": pause_seconds,
         "decoder": decoder, "beam_size": beam_size if decoder == "beam" else None, "precision": precision,
-        "warmup_utts": 1,
+        "lm": str(lm) if lm else None, "lm_weight": lm_weight if lm else None, "warmup_utts": 1,
         "excluded": "audio file reading", "whole_recordings": whole_recordings,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

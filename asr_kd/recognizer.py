@@ -15,6 +15,7 @@ from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import GreedyCollapser, prefix_beam_search
 from asr_kd.export import load_exported
 from asr_kd.features import fbank
+from asr_kd.lm import LMDecoder
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.train import select_device
@@ -43,9 +44,13 @@ class Recognizer:
     """Load once, transcribe many: `Recognizer.from_checkpoint(path).transcribe("a.wav").text`."""
 
     def __init__(self, model, units, feature_conf, device: torch.device, chunk: ChunkConfig | None = None,
-                 pause_seconds: float = PAUSE_SECONDS, decoder: str = "greedy", beam_size: int = 8):
+                 pause_seconds: float = PAUSE_SECONDS, decoder: str = "greedy", beam_size: int = 8,
+                 lm: str | Path | None = None, lm_weight: float = 1.0, word_score: float = 0.0):
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if lm is not None and decoder != "beam":
+            raise ValueError("an LM needs decoder='beam'")
+        self.lm = LMDecoder(units, lm, beam_size, lm_weight, word_score) if lm is not None else None
         self.model, self.units, self.feature_conf, self.device = model.to(device), units, feature_conf, device
         self.chunk = chunk or ChunkConfig()
         self.decoder, self.beam_size = decoder, beam_size
@@ -55,10 +60,12 @@ class Recognizer:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
                         chunk: ChunkConfig | None = None, pause_seconds: float = PAUSE_SECONDS,
-                        decoder: str = "greedy", beam_size: int = 8, precision: str = "fp32") -> "Recognizer":
+                        decoder: str = "greedy", beam_size: int = 8, precision: str = "fp32",
+                        lm: str | Path | None = None, lm_weight: float = 1.0, word_score: float = 0.0) -> "Recognizer":
         """`path`: a training checkpoint, or an `.onnx` / `.ts` file from `asr-kd export` (CPU).
         `pause_seconds`: blank runs at least this long become word boundaries (0: off);
-        `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`);
+        `decoder`: "greedy" (best path) or "beam" (CTC prefix beam search of `beam_size`; with `lm`,
+        an ARPA word n-gram, flashlight's lexicon beam search weighted by `lm_weight`/`word_score`);
         `precision`: "fp32" or "int8" (dynamic quantisation of Linear/RNN layers, CPU only)."""
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -74,7 +81,8 @@ class Recognizer:
             if select_device(device).type != "cpu":
                 raise ValueError("int8 dynamic quantisation runs on CPU only; use --device cpu")
             model = quantize_int8(model)
-        return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds, decoder, beam_size)
+        return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds, decoder, beam_size,
+                   lm, lm_weight, word_score)
 
     def features(self, wave: np.ndarray, block_frames: int = 6000) -> torch.Tensor:
         """(S,) float32 16 kHz -> (T, F) fbank on the model's device. Computed `block_frames`
@@ -117,6 +125,8 @@ class Recognizer:
             c = self.collapser()
             c.push(logits.argmax(-1).tolist())
             return self.result(c.ids, c.frames)
+        if self.lm is not None:
+            return self.result(*self.lm(logits))
         return self._beam(logits)
 
     def _beam(self, logits: torch.Tensor) -> Result:

@@ -19,6 +19,7 @@ exp=exp          # experiment directories go here
 device=auto      # training device: auto | cpu | cuda
 decode_threads=1 # CPU threads for decoding (RTF is measured with these)
 kd_top_k=16      # teacher log-posteriors kept per frame in the KD cache
+lm_order=3       # word n-gram LM for beam search with an LM (decoded in local/deploy_check.sh)
 
 . utils/parse_options.sh
 
@@ -45,6 +46,12 @@ if run_stage 2 && done_or $data/.units.done; then
   echo "stage 2: character units from the training text"
   $train_cmd $data/log/units.log asr-kd make-units $data/train/text $data/lang/units.txt
   touch $data/.units.done
+fi
+
+if run_stage 2 && done_or $data/.lm.done; then
+  echo "stage 2: word ${lm_order}-gram LM from the training text (for --decoder beam --lm)"
+  $train_cmd $data/log/lm.log asr-kd make-lm --text $data/train/text --out $data/lang/lm.arpa --order $lm_order
+  touch $data/.lm.done
 fi
 
 train_model() {  # train_model NAME [extra train args...]

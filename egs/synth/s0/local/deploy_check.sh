@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Deployment check on a finished recipe run (issue 6): WER per decoder (greedy, prefix beam) and
+# Deployment check on a finished recipe run (issue 6): WER per decoder (greedy, prefix beam, beam
+# with the recipe's word 3-gram LM) and
 # per precision (fp32, int8 dynamic quantisation), an ONNX export decoded with onnxruntime, and the
 # RTF benchmark (1 thread / all threads, fp32 / int8, plus edge mode: 1 thread pinned to core 0).
 # Writes $out/deploy.md.  Run from egs/synth/s0 after ./run.sh:  local/deploy_check.sh [--exp exp]
@@ -11,10 +12,14 @@ exp=exp
 out=exp/deploy
 models="student_kd teacher"
 beam_size=8
+lm_beam_size=50
+lm_weight=1.0
+word_score=0.0
 
 . utils/parse_options.sh
 
 mkdir -p $out
+./run.sh --stage 2 --stop-stage 2 --data $data --exp $exp   # the LM (skipped when already made)
 for m in $models; do
   for set in dev test; do
     for dec in greedy beam; do
@@ -22,6 +27,9 @@ for m in $models; do
       [ -f $d/result.json ] || asr-kd decode --checkpoint $exp/$m/final.pt --data $data/$set --out $d \
         --decoder $dec --beam-size $beam_size
     done
+    d=$out/$m/decode_${set}_lm
+    [ -f $d/result.json ] || asr-kd decode --checkpoint $exp/$m/final.pt --data $data/$set --out $d \
+      --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight --word-score $word_score
     d=$out/$m/decode_${set}_int8
     [ -f $d/result.json ] || asr-kd decode --checkpoint $exp/$m/final.pt --data $data/$set --out $d --precision int8
   done
@@ -42,7 +50,8 @@ from pathlib import Path
 out, models = Path(sys.argv[1]), sys.argv[2].split()
 print("| model | decoding | dev WER | test WER | test RTF (1 thread) |")
 print("|---|---|---|---|---|")
-variants = [("greedy", "greedy, fp32"), ("beam", "prefix beam, fp32"), ("int8", "greedy, int8"), ("onnx", "greedy, ONNX Runtime")]
+variants = [("greedy", "greedy, fp32"), ("beam", "prefix beam, fp32"), ("lm", "beam + word 3-gram LM, fp32"),
+            ("int8", "greedy, int8"), ("onnx", "greedy, ONNX Runtime")]
 for m in models:
     for key, label in variants:
         r = {s: out / m / f"decode_{s}_{key}" / "result.json" for s in ("dev", "test")}

@@ -1,0 +1,120 @@
+"""Word n-gram language models for CTC beam search: an ARPA writer (interpolated absolute
+discounting, with the backoff weights ARPA needs) and a decoder that runs torchaudio's flashlight
+`ctc_decoder` with that ARPA file (KenLM inside flashlight-text) and a lexicon spelled in our units.
+KenLM's own `lmplz` is not on PyPI, hence the writer."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import torch
+
+from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
+from asr_kd.fileio import write_text
+
+BOS, EOS, LM_UNK = "<s>", "</s>", "<unk>"
+
+
+def ngram_counts(sentences, order: int) -> list[Counter]:
+    """counts[k][(w1..wk)] over sentences padded with <s> ... </s> (k = 1..order; <s> never predicted)."""
+    counts = [Counter() for _ in range(order + 1)]
+    for s in sentences:
+        words = [BOS] + s.split() + [EOS]
+        for k in range(1, order + 1):
+            for i in range(len(words) - k + 1):
+                if not (k == 1 and words[i] == BOS):
+                    counts[k][tuple(words[i : i + k])] += 1
+    return counts
+
+
+def write_arpa(sentences, path: str | Path, order: int = 3, discount: float = 0.75) -> dict:
+    """Train an interpolated absolute-discounting n-gram model on `sentences` and write it as ARPA:
+    p(w|h) = (c(h,w) - D) / c(h) + D * N1+(h) / c(h) * p(w|h'), unigrams interpolated with uniform
+    over the vocabulary (+ <unk>). Returns the number of n-grams per order."""
+    counts = ngram_counts(sentences, order)
+    total, types = [defaultdict(int) for _ in range(order + 1)], [defaultdict(int) for _ in range(order + 1)]
+    children = [defaultdict(list) for _ in range(order + 1)]
+    for k in range(2, order + 1):
+        for g, c in counts[k].items():
+            total[k][g[:-1]] += c
+            types[k][g[:-1]] += 1
+            children[k][g[:-1]].append(g)
+    vocab = sorted({g[0] for g in counts[1]} | {LM_UNK})
+    n = sum(counts[1].values())
+    prob = {(w,): max(counts[1][(w,)] - discount, 0) / n + discount * len(counts[1]) / n / len(vocab) for w in vocab}
+    for k in range(2, order + 1):
+        for g, c in counts[k].items():
+            h = g[:-1]
+            prob[g] = (c - discount) / total[k][h] + discount * types[k][h] / total[k][h] * prob[g[1:]]
+
+    def backoff(h: tuple) -> float | None:
+        kids = children[len(h) + 1].get(h) if len(h) < order else None
+        if not kids:
+            return None
+        left = 1.0 - sum(prob[g] for g in kids)
+        lower = 1.0 - sum(prob[g[1:]] for g in kids)
+        return math.log10(max(left, 1e-12) / max(lower, 1e-12))
+
+    sizes = {1: len(vocab) + 1, **{k: len(counts[k]) for k in range(2, order + 1)}}
+    lines = ["", "\\data\\"] + [f"ngram {k}={sizes[k]}" for k in range(1, order + 1)]
+    for k in range(1, order + 1):
+        lines += ["", f"\\{k}-grams:"]
+        grams = [(w,) for w in vocab] if k == 1 else sorted(counts[k])
+        if k == 1:
+            bo = backoff((BOS,))
+            lines.append(f"-99\t{BOS}" + (f"\t{bo:.6f}" if bo is not None else ""))
+        for g in grams:
+            bo = backoff(g)
+            lines.append(f"{math.log10(prob[g]):.6f}\t{' '.join(g)}" + (f"\t{bo:.6f}" if bo is not None else ""))
+    lines += ["", "\\end\\", ""]
+    write_text(path, "\n".join(lines))
+    return sizes
+
+
+def arpa_words(path: str | Path) -> list[str]:
+    """The unigram words of an ARPA file (without <s>, </s>, <unk>)."""
+    words, in_unigrams = [], False
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("\\"):
+            in_unigrams = line == "\\1-grams:"
+            continue
+        parts = line.split("\t")
+        if in_unigrams and len(parts) >= 2 and parts[1] not in (BOS, EOS, LM_UNK):
+            words.append(parts[1])
+    return words
+
+
+class LMDecoder:
+    """CTC beam search with a word n-gram LM (torchaudio `ctc_decoder`, flashlight-text + KenLM).
+    Words are spelled in the model's character units, each followed by `<space>`."""
+
+    def __init__(self, units: Units, arpa: str | Path, beam_size: int = 50, lm_weight: float = 1.0,
+                 word_score: float = 0.0):
+        try:
+            from torchaudio.models.decoder import ctc_decoder
+        except ImportError as e:  # flashlight-text missing
+            raise RuntimeError(f"LM decoding needs the flashlight-text package ({e})") from None
+        spellable = [w for w in arpa_words(arpa) if all(c in units.ids for c in w)]
+        with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False, encoding="utf-8") as f:
+            f.write("".join(f"{w}\t{' '.join(w)} {SPACE}\n" for w in spellable))
+        self.decoder = ctc_decoder(lexicon=f.name, tokens=units.symbols, lm=str(arpa), beam_size=beam_size,
+                                   lm_weight=lm_weight, word_score=word_score, blank_token=BLANK,
+                                   sil_token=SPACE, unk_word=UNK)
+        Path(f.name).unlink()
+        self.units = units
+
+    def __call__(self, logits: torch.Tensor) -> tuple[list[int], list[int]]:
+        """(T', V) logits -> (token ids incl. word-final <space>s, the frame of each)."""
+        hyp = self.decoder(logits.float().log_softmax(-1)[None].cpu().contiguous())[0][0]
+        ids, frames = [], []
+        for k, t in zip(hyp.tokens.tolist(), hyp.timesteps.tolist()):
+            if k != self.units.ids[BLANK] and not (not ids and k == self.units.ids[SPACE]):
+                ids.append(k)
+                frames.append(t)
+        while ids and ids[-1] == self.units.ids[SPACE]:
+            ids.pop()
+            frames.pop()
+        return ids, frames
