@@ -26,6 +26,23 @@ def make_data_dir(root: Path, texts: dict[str, str], sr: int = 16000, seconds: f
     return root
 
 
+def make_recording_dir(root: Path, reco: str, pieces: list[tuple[str, float, float, str]], seconds: float = 5.0,
+                       seed: int = 0) -> Path:
+    """One noise recording `reco` (speaker = the part before the first '-') cut into `pieces`
+    (utt, start, end, text) by a `segments` file, with reco2text = the pieces' texts joined."""
+    root.mkdir(parents=True)
+    wav = root / f"{reco}.wav"
+    sf.write(wav, (0.1 * np.random.default_rng(seed).standard_normal(int(16000 * seconds))).astype(np.float32), 16000)
+    spk = reco.split("-")[0]
+    (root / "wav.scp").write_text(f"{reco} {wav}\n")
+    (root / "segments").write_text("".join(f"{u} {reco} {a:.2f} {b:.2f}\n" for u, a, b, _ in pieces))
+    (root / "text").write_text("".join(f"{u} {t}\n" for u, _, _, t in pieces))
+    (root / "utt2spk").write_text("".join(f"{u} {spk}\n" for u, _, _, _ in pieces))
+    (root / "spk2utt").write_text(f"{spk} {' '.join(u for u, _, _, _ in pieces)}\n")
+    (root / "reco2text").write_text(f"{reco} {' '.join(t for _, _, _, t in pieces)}\n")
+    return root
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     return make_data_dir(tmp_path / "data", {

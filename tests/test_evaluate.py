@@ -1,8 +1,7 @@
 import json
 
-import numpy as np
 import pytest
-import soundfile as sf
+from conftest import make_recording_dir
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig
@@ -21,15 +20,7 @@ def _checkpoint(path):
 
 
 def _long_form_dir(root):
-    root.mkdir()
-    sf.write(root / "rec.wav", 0.1 * np.random.default_rng(0).standard_normal(16000 * 5).astype(np.float32), 16000)
-    (root / "wav.scp").write_text(f"spk-long00 {root / 'rec.wav'}\n")
-    (root / "segments").write_text("spk-long00-0000 spk-long00 0.0 2.0\nspk-long00-0001 spk-long00 2.5 4.5\n")
-    (root / "text").write_text("spk-long00-0000 A B\nspk-long00-0001 B A\n")
-    (root / "utt2spk").write_text("spk-long00-0000 spk\nspk-long00-0001 spk\n")
-    (root / "spk2utt").write_text("spk spk-long00-0000 spk-long00-0001\n")
-    (root / "reco2text").write_text("spk-long00 A B B A\n")
-    return root
+    return make_recording_dir(root, "spk-long00", [("spk-long00-0000", 0.0, 2.0, "A B"), ("spk-long00-0001", 2.5, 4.5, "B A")])
 
 
 def test_decode_segments_and_whole_recordings(tmp_path):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import make_recording_dir
 
 from asr_kd import checkpoint
 from asr_kd.config import ExperimentConfig, FeatureConfig
@@ -18,6 +19,13 @@ from asr_kd.train import train
 
 TEACHER = {"d_model": 16, "num_heads": 2, "ffn_dim": 32, "num_layers": 1, "conv_kernel_size": 3,
            "subsampling_channels": 4}
+
+
+def _student_kd(**train_conf) -> ExperimentConfig:
+    """A tiny GRU student with KD: one epoch on one thread."""
+    return ExperimentConfig.from_dict({
+        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
+        "train_conf": {"epochs": 1, "num_threads": 1, "log_interval": 1, **train_conf}, "kd_conf": {"weight": 0.5}})
 
 
 @pytest.fixture
@@ -69,10 +77,7 @@ def test_kd_from_full_cache_equals_online_kd(teacher_setup, tmp_path):
 def test_training_reads_the_cache(teacher_setup, tmp_path):
     data_dir, ckpt, _, _ = teacher_setup
     dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=8)
-    conf = ExperimentConfig.from_dict({
-        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
-        "train_conf": {"epochs": 1, "max_frames_per_batch": 300, "num_threads": 1, "log_interval": 1},
-        "kd_conf": {"weight": 0.5}})
+    conf = _student_kd(max_frames_per_batch=300)
     train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
           teacher_cache=tmp_path / "cache")
     recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
@@ -94,10 +99,7 @@ def test_untranscribed_audio_trains_through_kd_from_one_cache(teacher_setup, dat
     meta = dump_teacher(ckpt, [data_dir, unlab], tmp_path / "cache", top_k=8)  # one cache for both dirs
     assert set(TeacherCache(tmp_path / "cache").index) == set(FeatureCache(data_dir).index) | set(FeatureCache(unlab).index)
     assert meta["frames"] > 0
-    conf = ExperimentConfig.from_dict({
-        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
-        "train_conf": {"epochs": 1, "max_frames_per_batch": 2000, "num_threads": 1, "log_interval": 1},
-        "kd_conf": {"weight": 0.5}})
+    conf = _student_kd(max_frames_per_batch=2000)
     args = (conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json")
     train(*args, teacher_cache=tmp_path / "cache", unlab_dir=unlab)
     assert json.loads((tmp_path / "exp" / "train_summary.json").read_text())["train_utts"] == 6 + 3
@@ -127,10 +129,7 @@ def test_silence_padding_keeps_teacher_frames_aligned(teacher_setup, tmp_path):
     torch.testing.assert_close(dense[1, 3 : 3 + n], dense[0, :n])
     assert torch.all(dense[1, :3].argmax(-1) == 0) and torch.all(dense[1, 3 + n :].argmax(-1) == 0)
     assert torch.all(dense[1, :3, 0] == 0.0)  # log 1: certain blank on the added silence
-    conf = ExperimentConfig.from_dict({
-        "model": "rnn_ctc", "model_conf": {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8},
-        "train_conf": {"epochs": 1, "max_frames_per_batch": 2000, "num_threads": 1, "pad_silence_s": 0.3},
-        "kd_conf": {"weight": 0.5}})
+    conf = _student_kd(max_frames_per_batch=2000, pad_silence_s=0.3)
     train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
           teacher_cache=tmp_path / "cache")
     assert (tmp_path / "exp" / "final.pt").exists()
@@ -140,21 +139,15 @@ def test_recording_context_slices_each_segment_from_a_whole_recording_pass(teach
     from asr_kd.recognizer import Recognizer
 
     _, ckpt, _, _ = teacher_setup
-    root = tmp_path / "split"
-    root.mkdir()
-    sf.write(root / "rec.wav", 0.1 * np.random.default_rng(1).standard_normal(16000 * 5).astype(np.float32), 16000)
-    (root / "wav.scp").write_text(f"spk-rec {root / 'rec.wav'}\n")
-    (root / "segments").write_text("spk-rec-000 spk-rec 0.00 2.00\nspk-rec-001 spk-rec 2.48 4.48\n")
-    (root / "text").write_text("spk-rec-000 HELLO\nspk-rec-001 WORLD\n")
-    (root / "utt2spk").write_text("spk-rec-000 spk\nspk-rec-001 spk\n")
-    (root / "spk2utt").write_text("spk spk-rec-000 spk-rec-001\n")
+    root = make_recording_dir(tmp_path / "split", "spk-rec",
+                              [("spk-rec-000", 0.0, 2.0, "HELLO"), ("spk-rec-001", 2.48, 4.48, "WORLD")], seed=1)
     compute_feats(root, FeatureConfig())
     meta = dump_teacher(ckpt, root, tmp_path / "ctx", top_k=4, recording_context=True)
     assert meta["recording_context"] is True
     dump_teacher(ckpt, root, tmp_path / "alone", top_k=4)
     ctx, alone, feats = TeacherCache(tmp_path / "ctx"), TeacherCache(tmp_path / "alone"), FeatureCache(root)
     rec = Recognizer.from_checkpoint(ckpt)
-    full = rec.logits(rec.features(sf.read(root / "rec.wav", dtype="float32")[0])).log_softmax(-1).topk(4, dim=-1)
+    full = rec.logits(rec.features(sf.read(root / "spk-rec.wav", dtype="float32")[0])).log_softmax(-1).topk(4, dim=-1)
     for utt, first in (("spk-rec-000", 0), ("spk-rec-001", 62)):  # 2.48 s = output frame 62
         n = subsampled_length(feats.num_frames(utt))
         logp, ids = ctx[utt]
