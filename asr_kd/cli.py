@@ -136,6 +136,14 @@ def _bench(a):
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
 
 
+def _peer(a):
+    from asr_kd.peers import decode_peer
+    from asr_kd.scoring import kaldi_wer_line
+
+    r = decode_peer(a.name, a.data, a.out, a.num_threads)
+    print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f}")
+
+
 def _make_lm(a):
     from asr_kd.data.kaldi_dir import read_table
     from asr_kd.lm import write_arpa
@@ -338,6 +346,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-utts", type=int, default=0, help="use the first N utterances (0 = all)")
     s.add_argument("--edge", action="store_true", help="edge-CPU mode: 1 thread, pinned to core 0")
     s.set_defaults(fn=_bench)
+
+    s = sub.add_parser("peer", help="decode a data dir with a peer recogniser (Whisper tiny.en, pocketsphinx)")
+    s.add_argument("name", choices=["whisper-tiny.en", "pocketsphinx"])
+    s.add_argument("--data", required=True, help="Kaldi data dir with text")
+    s.add_argument("--out", required=True, help="output dir, e.g. exp/peers/whisper-tiny.en/decode_test")
+    s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
+    s.set_defaults(fn=_peer)
 
     s = sub.add_parser("make-lm", help="word n-gram LM (ARPA, interpolated absolute discounting) from a Kaldi text file")
     s.add_argument("--text", required=True, help="Kaldi text file, e.g. data/train/text")

@@ -40,7 +40,6 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
     The first utterance is decoded once untimed as warm-up; audio reading is not timed.
     With `whole_recordings`, each wav.scp recording is decoded whole (in windows) and scored
     against `reco2text`: the long-form evaluation."""
-    out_dir = Path(out_dir)
     rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads, chunk=chunk,
                                      pause_seconds=pause_seconds, decoder=decoder, beam_size=beam_size,
                                      precision=precision, lm=lm, lm_weight=lm_weight, word_score=word_score)
@@ -54,7 +53,6 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
         feats = timer.time("features", rec.features, wave)
         logits = timer.time("model", rec.logits, feats)
         hyps[utt.utt] = timer.time("decoding", rec.decode, logits).text
-    result = score({u.utt: u.text for u in utts}, hyps, {u.utt: u.spk for u in utts})
     stages = dict(timer.seconds)
     rtf = {
         "rtf_total": sum(stages.values()) / audio_seconds,
@@ -68,6 +66,15 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
         "excluded": "audio file reading", "whole_recordings": whole_recordings,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+    return write_decode(out_dir, utts, hyps, rtf, {"checkpoint": str(ckpt_path), "data": str(data_dir),
+                                                    "params": num_params(rec.model)})
+
+
+def write_decode(out_dir: str | Path, utts: list, hyps: dict[str, str], rtf: dict, meta: dict) -> dict:
+    """Score `hyps` against the utterances' texts and write out_dir/{text, wer, per_utt, per_spk,
+    rtf.json, result.json} (result.json = the summary + `meta` + rtf); returns summary + rtf."""
+    out_dir = Path(out_dir)
+    result = score({u.utt: u.text for u in utts}, hyps, {u.utt: u.spk for u in utts})
     write_table(out_dir / "text", hyps)
     write_text(out_dir / "wer", kaldi_wer_line(result) + f"\n%CER {result['cer']:.2f}\n")
     write_text(out_dir / "per_utt", "".join(
@@ -78,6 +85,5 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
         for s, r in result["per_spk"].items()))
     write_json(out_dir / "rtf.json", rtf)
     summary = {k: v for k, v in result.items() if k != "per_utt"}
-    write_json(out_dir / "result.json", {**summary, "checkpoint": str(ckpt_path), "data": str(data_dir),
-                                         "params": num_params(rec.model), "rtf": rtf})
+    write_json(out_dir / "result.json", {**summary, **meta, "rtf": rtf})
     return {**summary, "rtf": rtf}

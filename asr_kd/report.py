@@ -35,7 +35,8 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str, gap: bo
     for e in exps:
         rtf = res[(e, rtf_set)]["rtf"]
         summary = _load(e, "train_summary.json") or {}
-        cells = ([e.name, f"{res[(e, sets[0])]['params'] / 1e6:.2f}M"]
+        params = res[(e, sets[0])]["params"]  # None for peers whose size we do not count
+        cells = ([e.name, f"{params / 1e6:.2f}M" if params else "-"]
                  + [f"{res[(e, s)]['wer']:.2f}" for s in sets] + [f"{res[(e, s)]['cer']:.2f}" for s in sets]
                  + [f"{rtf['rtf_total']:.4f}", f"{rtf['rtf_model']:.4f}", str(summary.get("train_seconds", "-"))]
                  + ([_gap(res, exps, e, s) for s in sets] if gap else []))

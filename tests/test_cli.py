@@ -5,7 +5,7 @@ import pytest
 
 from asr_kd.cli import main
 
-SUBCOMMANDS = ["bench", "export", "make-lm", "plot", "compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
+SUBCOMMANDS = ["bench", "export", "make-lm", "peer", "plot", "compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
                "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes"]
 
 

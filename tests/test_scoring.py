@@ -21,3 +21,12 @@ def test_stage_timer_accumulates():
     assert timer.time("x", lambda a: a + 1, 1) == 2
     timer.time("x", sum, [1, 2])
     assert timer.seconds["x"] > 0 and list(timer.seconds) == ["x"]
+
+
+def test_peer_hypotheses_get_the_reference_normalisation():
+    from asr_kd.peers import normalise, peer_recognizer
+
+    assert normalise(" Hello, world!  It's 3pm.") == "HELLO WORLD IT'S PM"
+    assert normalise("") == ""
+    with pytest.raises(ValueError, match="peer must be"):
+        peer_recognizer("wav2letter")
