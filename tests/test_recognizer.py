@@ -11,7 +11,7 @@ from asr_kd.chunking import ChunkConfig
 from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import AudioError
 from asr_kd.data.tokens import Units
-from asr_kd.models import build_model
+from asr_kd.models import build_model, num_params
 
 
 def _recognizer(**kwargs) -> Recognizer:
@@ -79,6 +79,7 @@ def test_int8_student_runs_and_stays_close_to_fp32(tmp_path):
                     "subsampling_channels": 16}, rec.units, FeatureConfig()), path)
     fp32 = Recognizer.from_checkpoint(path)
     int8 = Recognizer.from_checkpoint(path, precision="int8")
+    assert num_params(int8.model) == num_params(fp32.model)
     assert "quantized" in type(int8.model.rnn).__module__ and "quantized" in type(int8.model.head).__module__
     feats = fp32.features(WAVE)
     a, b = fp32.logits(feats), int8.logits(feats)
