@@ -30,12 +30,12 @@ def save_png(fig, path: str | Path) -> None:
 def wer_vs_rtf(decode_dirs: list[str | Path], path: str | Path) -> None:
     """One point per decode dir (its result.json): WER against total RTF, log-scale RTF."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for d in map(Path, decode_dirs):
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    markers = "osD^v<>ph*X"
+    for i, d in enumerate(map(Path, decode_dirs)):
         r = json.loads((d / "result.json").read_text())
-        ax.scatter(r["rtf"]["rtf_total"], r["wer"])
-        ax.annotate(f"{d.parent.name}/{d.name}", (r["rtf"]["rtf_total"], r["wer"]), fontsize=7,
-                    xytext=(4, 4), textcoords="offset points")
+        ax.scatter(r["rtf"]["rtf_total"], r["wer"], marker=markers[i % len(markers)], label=f"{d.parent.name}/{d.name}")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xscale("log")
     ax.set_xlabel("RTF (total, lower is faster)")
     ax.set_ylabel("WER (%)")
