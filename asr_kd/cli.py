@@ -59,7 +59,7 @@ def _train(a):
     conf = ExperimentConfig.load(a.config, a.set)
     teacher = a.teacher[0] if a.teacher and len(a.teacher) == 1 else a.teacher
     train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, teacher, a.device, a.resume, a.teacher_cache,
-          a.teacher_weights, a.unlab)
+          a.teacher_weights, a.unlab, a.init)
 
 
 def _dump_teacher(a):
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher", nargs="+", help="teacher checkpoint(s) for KD, run online; several = an ensemble")
     s.add_argument("--teacher-weights", nargs="+", type=float, help="ensemble weights, one per --teacher")
     s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
+    s.add_argument("--init", help="start from this checkpoint's weights (fine-tuning; same model config)")
     s.add_argument("--unlab", help="untranscribed data dir (features cached) that learns from the KD term only")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")

@@ -111,11 +111,13 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
 def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
           cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
           device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None,
-          teacher_weights: list[float] | None = None, unlab_dir: str | Path | None = None) -> Path:
+          teacher_weights: list[float] | None = None, unlab_dir: str | Path | None = None,
+          init: str | Path | None = None) -> Path:
     """Train `conf.model` on `train_dir`; with `teacher_path` (online; a list of checkpoints is an
     ensemble averaged with `teacher_weights`) or `teacher_cache` (top-k posteriors from
     `asr-kd dump-teacher`), distil from that frozen teacher; `unlab_dir` adds untranscribed
-    utterances that learn from the KD term only (the cache must cover them too).
+    utterances that learn from the KD term only (the cache must cover them too); `init` starts from
+    a checkpoint's weights (fine-tuning; same model config).
     Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
     exp_dir = Path(exp_dir)
     tc = conf.train_conf
@@ -135,6 +137,14 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     units = Units.read(units_path)
     model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(units),
                         load_cmvn(cmvn_path)).to(dev)
+    if init:
+        init_model, init_units, _ = checkpoint.load_model(init)
+        if init_units.symbols != units.symbols:
+            raise ValueError(f"{init}: units differ from {units_path}")
+        try:
+            model.load_state_dict(init_model.state_dict())
+        except RuntimeError as e:
+            raise ValueError(f"{init}: weights do not fit {conf.model} {conf.model_conf} ({str(e)[:120]})") from None
     teacher = None
     if teacher_path:
         paths = [teacher_path] if isinstance(teacher_path, (str, Path)) else list(teacher_path)
@@ -156,7 +166,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                             else str(teacher_path) if teacher_path else None),
                 "teacher_weights": teacher_weights,
                 "teacher_cache": str(teacher_cache) if teacher_cache else None,
-                "unlab": str(unlab_dir) if unlab_dir else None}}
+                "unlab": str(unlab_dir) if unlab_dir else None, "init": str(init) if init else None}}
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     data = FeatureDataset(train_dir, units, tc.max_utt_frames)

@@ -121,3 +121,12 @@ def test_kd_from_two_teachers(prepared, tmp_path):
     _run(_conf(kd={"weight": 0.5}, epochs=1), prepared, tmp_path / "kd", teacher_path=[t1, t2],
          teacher_weights=[0.5, 0.5])
     assert "t2" in (tmp_path / "kd" / "train.yaml").read_text()
+
+
+def test_init_starts_from_a_checkpoints_weights(prepared, tmp_path):
+    first = _run(_conf(epochs=1), prepared, tmp_path / "a")
+    again = _run(_conf(epochs=0), prepared, tmp_path / "b", init=first)  # no steps: the init weights as they are
+    a, b = checkpoint.load(first)["state_dict"], checkpoint.load(again)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="do not fit"):
+        _run(_conf(epochs=0, model_conf={**TINY_STUDENT, "hidden_size": 8}), prepared, tmp_path / "c", init=first)

@@ -25,11 +25,13 @@ for m in $minutes; do
   for model in $models; do
     for mode in whole segments; do
       flag=""; [ $mode = whole ] && flag=--whole-recordings
+      [ -f $out/$model/decode_${m}min_$mode/result.json ] && continue  # done in an earlier run
       asr-kd decode --checkpoint $exp/$model/final.pt --data $d/test_long \
         --out $out/$model/decode_${m}min_$mode $flag
     done
   done
   [[ " $unwindowed_minutes " == *" $m "* ]] || continue
+  [ -f $out/teacher/decode_${m}min_unwindowed/result.json ] && continue
   ( ulimit -v $((mem_cap_gb * 1024 * 1024))
     asr-kd decode --checkpoint $exp/teacher/final.pt --data $d/test_long --whole-recordings \
       --chunk 1000000 --left 0 --right 0 --out $out/teacher/decode_${m}min_unwindowed ) \
