@@ -19,6 +19,8 @@ from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
 from asr_kd.scoring import StageTimer, kaldi_wer_line, score
 
+WARMUP_SAMPLES = 10 * 16000  # warm-up audio: the first 10 s of the first utterance
+
 
 def cpu_model() -> str:
     try:
@@ -37,7 +39,8 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
                     word_score: float = 0.0) -> dict:
     """Decode every utterance of `data_dir` one at a time (batch 1) and write
     out_dir/{text, wer, per_utt, per_spk, rtf.json, result.json}; returns the result dict.
-    The first utterance is decoded once untimed as warm-up; audio reading is not timed.
+    The first utterance (at most its first 10 s: a whole recording must not be decoded twice) is
+    decoded once untimed as warm-up; audio reading is not timed.
     With `whole_recordings`, each wav.scp recording is decoded whole (in windows) and scored
     against `reco2text`: the long-form evaluation."""
     rec = Recognizer.from_checkpoint(ckpt_path, device=device, num_threads=num_threads, chunk=chunk,
@@ -45,7 +48,7 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
                                      precision=precision, lm=lm, lm_weight=lm_weight, word_score=word_score)
     utts = (load_recordings if whole_recordings else load_data_dir)(data_dir, allow_pipes=allow_pipes)
     timer = StageTimer(rec.device)
-    rec.decode(rec.logits(rec.features(load_utterance(utts[0]))))  # warm-up, not timed
+    rec.decode(rec.logits(rec.features(load_utterance(utts[0])[:WARMUP_SAMPLES])))  # warm-up, not timed
     hyps, audio_seconds = {}, 0.0
     for utt in tqdm(utts, desc=f"decode {Path(data_dir).name}", unit="utt"):
         wave = load_utterance(utt)

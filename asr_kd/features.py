@@ -36,22 +36,29 @@ def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
     )
 
 
+def frame_samples(conf: FeatureConfig) -> tuple[int, int]:
+    """(window, hop) of one fbank frame in samples at 16 kHz."""
+    return int(SAMPLE_RATE * conf.frame_length_ms / 1000), int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
+
+
 def num_frames(num_samples: int, conf: FeatureConfig) -> int:
     """Frames that `fbank` yields for `num_samples` samples (Kaldi snip_edges=True)."""
-    win = int(SAMPLE_RATE * conf.frame_length_ms / 1000)
-    hop = int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
+    win, hop = frame_samples(conf)
     return 0 if num_samples < win else 1 + (num_samples - win) // hop
 
 
 def pad_with_silence(feats: torch.Tensor, before: int, after: int, conf: FeatureConfig) -> torch.Tensor:
     """(T, F) -> (before + T + after, F): fbank frames of digital silence (dithered as configured)
-    around an utterance, as between the utterances of a long recording."""
+    around an utterance, as between the utterances of a long recording. Without dither every
+    silent frame is the same, so one is computed and repeated."""
     n = before + after
     if n == 0:
         return feats
-    hop = int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
-    win = int(SAMPLE_RATE * conf.frame_length_ms / 1000)
-    silence = fbank(torch.zeros((n - 1) * hop + win), conf).to(feats)  # (n, F)
+    win, hop = frame_samples(conf)
+    if conf.dither == 0:
+        silence = fbank(torch.zeros(win), conf).to(feats).expand(n, -1)  # (1, F) -> (n, F)
+    else:
+        silence = fbank(torch.zeros((n - 1) * hop + win), conf).to(feats)  # (n, F)
     return torch.cat([silence[:before], feats, silence[before:]])
 
 

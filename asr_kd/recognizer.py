@@ -14,15 +14,13 @@ from asr_kd.data.audio import AudioError, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import GreedyCollapser, prefix_beam_search
 from asr_kd.export import load_exported
-from asr_kd.features import fbank
+from asr_kd.features import fbank, frame_samples
 from asr_kd.lm import LMDecoder
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.train import select_device
 
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
-
-
 DECODERS = ("greedy", "beam")
 
 
@@ -88,8 +86,7 @@ class Recognizer:
         """(S,) float32 16 kHz -> (T, F) fbank on the model's device. Computed `block_frames`
         frames (60 s) at a time: fbank frames are independent, so the result is the same as one
         call, and the transient memory of fbank stays bounded on hour-long files."""
-        hop = int(16000 * self.feature_conf.frame_shift_ms / 1000)
-        win = int(16000 * self.feature_conf.frame_length_ms / 1000)
+        win, hop = frame_samples(self.feature_conf)
         wave = torch.from_numpy(np.asarray(wave, np.float32))
         blocks = [fbank(wave[start : start + (block_frames - 1) * hop + win], self.feature_conf)
                   for start in range(0, max(1, len(wave) - win + 1), block_frames * hop)]

@@ -8,11 +8,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from asr_kd.features import num_frames
+from asr_kd.features import frame_samples, num_frames
 from asr_kd.models.student import RnnCTC
 from asr_kd.models.subsampling import subsampled_length
-
-HOP = 160  # samples per 10 ms fbank frame at 16 kHz
 
 
 class Stream:
@@ -36,8 +34,8 @@ class Stream:
         self.samples = np.concatenate([self.samples, samples])
         n = num_frames(len(self.samples), self.rec.feature_conf)
         if n:
-            new = self.rec.features(self.samples)[:n].cpu()  # (n, F); frame k starts at sample k * HOP
-            self.samples = self.samples[n * HOP:]
+            new = self.rec.features(self.samples)[:n].cpu()  # (n, F); frame k starts at sample k * hop
+            self.samples = self.samples[n * frame_samples(self.rec.feature_conf)[1]:]
             self.feats = torch.cat([self.feats, new])
         m = subsampled_length(self.feats.shape[0])
         if m > 0:
