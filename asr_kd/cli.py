@@ -12,9 +12,10 @@ def _compute_feats(a):
 
     conf = ExperimentConfig.load(a.config).feature_conf if a.config else FeatureConfig()
     for d in a.data_dirs:
-        frames, skipped = compute_feats(d, conf, a.skip_bad, a.allow_pipes)
+        frames, skipped, cut = compute_feats(d, conf, a.skip_bad, a.allow_pipes)
         print(f"{d}: {frames} frames" + (f"; skipped {len(skipped)} bad utterance(s), see {d}/feats.skipped"
-                                         if skipped else ""))
+                                         if skipped else "")
+              + (f"; {cut} segment(s) ran past the end of their recording and were cut there" if cut else ""))
 
 
 def _validate_data(a):
@@ -34,7 +35,7 @@ def _fix_data(a):
     from asr_kd.data.validate import fix_data_dir
 
     r = fix_data_dir(a.data_dir)
-    print(f"{a.data_dir}: kept {r['kept']} utterance(s), removed {r['removed']}; originals in {a.data_dir}/.backup/")
+    print(f"{a.data_dir}: kept {r['kept']} utterance(s), removed {r['removed']}; originals in {r['backup']}")
 
 
 def _compute_cmvn(a):

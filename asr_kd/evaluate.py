@@ -14,6 +14,7 @@ from tqdm import tqdm
 from asr_kd.chunking import ChunkConfig
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir, load_recordings, write_table
+from asr_kd.features import check_length
 from asr_kd.fileio import write_json, write_text
 from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
@@ -48,10 +49,12 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
                                      precision=precision, lm=lm, lm_weight=lm_weight, word_score=word_score)
     utts = (load_recordings if whole_recordings else load_data_dir)(data_dir, allow_pipes=allow_pipes)
     timer = StageTimer(rec.device)
-    rec.decode(rec.logits(rec.features(load_utterance(utts[0])[:WARMUP_SAMPLES])))  # warm-up, not timed
     hyps, audio_seconds = {}, 0.0
-    for utt in tqdm(utts, desc=f"decode {Path(data_dir).name}", unit="utt"):
-        wave = load_utterance(utt)
+    for i, utt in enumerate(tqdm(utts, desc=f"decode {Path(data_dir).name}", unit="utt")):
+        wave = load_utterance(utt, allow_pipes)
+        check_length(len(wave), rec.feature_conf, f"utterance {utt.utt}")
+        if i == 0:
+            rec.decode(rec.logits(rec.features(wave[:WARMUP_SAMPLES])))  # warm-up, not timed
         audio_seconds += len(wave) / 16000
         feats = timer.time("features", rec.features, wave)
         logits = timer.time("model", rec.logits, feats)

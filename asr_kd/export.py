@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from asr_kd import checkpoint
+from asr_kd.checkpoint import CheckpointError
 from asr_kd.config import FeatureConfig, from_dict
 from asr_kd.data.tokens import Units
 from asr_kd.fileio import atomic_path
@@ -90,21 +91,30 @@ def _onnx_runner(path: Path, num_threads: int | None):
 
 
 def load_exported(path: str | Path, num_threads: int | None = None):
-    """An exported `.onnx` / `.ts` (TorchScript) file -> (ExportedCTC, units, feature config)."""
+    """An exported `.onnx` / `.ts` (TorchScript) file -> (ExportedCTC, units, feature config);
+    a file that cannot be used is one CheckpointError line naming it."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: exported model not found")
-    if path.suffix == ".onnx":
-        import onnx
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path}: empty file (0 bytes), not an exported model")
+    try:  # protobuf, onnxruntime and torch.jit each raise their own exception types
+        if path.suffix == ".onnx":
+            import onnx
 
-        meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}.get(META)
-        run = _onnx_runner(path, num_threads)
-    else:
-        extra = {META: ""}
-        run, meta = torch.jit.load(str(path), map_location="cpu", _extra_files=extra), extra[META]
+            meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}.get(META)
+            run = _onnx_runner(path, num_threads)
+        else:
+            extra = {META: ""}
+            run, meta = torch.jit.load(str(path), map_location="cpu", _extra_files=extra), extra[META]
+    except Exception as e:
+        raise CheckpointError(f"{path}: truncated or corrupt exported model ({checkpoint.one_line(e)})") from e
     if not meta:
-        raise ValueError(f"{path}: not exported by asr-kd (no {META} metadata)")
-    meta = json.loads(meta)
-    units = Units(meta["units"])
-    return (ExportedCTC(run, len(units), meta["params"]), units,
-            from_dict(FeatureConfig, meta["feature_conf"], f"{path}: feature_conf"))
+        raise CheckpointError(f"{path}: not exported by asr-kd (no {META} metadata)")
+    try:
+        meta = json.loads(meta)
+        units = Units(meta["units"])
+        return (ExportedCTC(run, len(units), meta["params"]), units,
+                from_dict(FeatureConfig, meta["feature_conf"], "feature_conf"))
+    except (ValueError, TypeError, KeyError) as e:
+        raise CheckpointError(f"{path}: bad {META} metadata ({checkpoint.one_line(e)})") from e

@@ -47,6 +47,13 @@ def num_frames(num_samples: int, conf: FeatureConfig) -> int:
     return 0 if num_samples < win else 1 + (num_samples - win) // hop
 
 
+def check_length(num_samples: int, conf: FeatureConfig, what: str) -> None:
+    """Audio shorter than one fbank window has no frames at all: refuse it by name."""
+    if num_frames(num_samples, conf) == 0:
+        raise AudioError(f"{what}: {num_samples / SAMPLE_RATE * 1000:.1f} ms of audio is shorter than one "
+                         f"{conf.frame_length_ms:g} ms fbank window")
+
+
 def pad_with_silence(feats: torch.Tensor, before: int, after: int, conf: FeatureConfig) -> torch.Tensor:
     """(T, F) -> (before + T + after, F): fbank frames of digital silence (dithered as configured)
     around an utterance, as between the utterances of a long recording. Without dither every
@@ -91,29 +98,35 @@ def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | Non
 def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = False,
                   allow_pipes: bool = False) -> tuple[int, dict[str, str]]:
     """Compute fbank for every utterance of `data_dir` into its feature cache.
-    Unreadable, empty or non-finite audio stops with a one-line error naming the utterance, or with
-    `skip_bad` is left out and listed in DIR/feats.skipped. Returns (frames, {utt: reason})."""
+    Unreadable, empty, non-finite or shorter-than-one-window audio, and segments ending more than
+    MAX_OVERSHOOT_S past their recording, stop with a one-line error naming the utterance, or with
+    `skip_bad` are left out and listed in DIR/feats.skipped. Segments ending less than that past
+    their recording are cut at its end (as Kaldi's extract-segments does) and counted.
+    Returns (frames, {utt: reason}, utterances cut)."""
     data_dir = Path(data_dir)
     utts = load_data_dir(data_dir, require_text=False, allow_pipes=allow_pipes)
-    chunks, index, offset, skipped = [], [], 0, {}
+    chunks, index, offset, skipped, cut = [], [], 0, {}, 0
     for utt in tqdm(utts, desc=f"fbank {data_dir.name}", unit="utt"):
         try:
-            wave = load_utterance(utt)
+            wave = load_utterance(utt, allow_pipes)
+            check_length(len(wave), conf, f"utterance {utt.utt}")
         except AudioError as e:
             if not skip_bad:
                 raise
             skipped[utt.utt] = str(e)
             continue
+        if utt.end is not None and (utt.end - (utt.start or 0)) * SAMPLE_RATE - len(wave) > SAMPLE_RATE / 1000:
+            cut += 1
         feats = fbank(torch.from_numpy(wave), conf).numpy().astype(np.float16)
         chunks.append(feats)
         index.append(f"{utt.utt} {offset} {len(feats)}\n")
         offset += len(feats)
-    with atomic_path(data_dir / FEATS) as tmp:
-        with open(tmp, "wb") as f:
+    with atomic_path(data_dir / FEATS) as npy, atomic_path(data_dir / FEATS_INDEX) as idx:
+        with open(npy, "wb") as f:  # both written in full before either replaces the old pair
             np.save(f, np.concatenate(chunks) if chunks else np.zeros((0, conf.num_mel_bins), np.float16))
-    write_text(data_dir / FEATS_INDEX, "".join(index))
+        idx.write_text("".join(index), encoding="utf-8")
     write_text(data_dir / "feats.skipped", "".join(f"{u} {r}\n" for u, r in skipped.items()))
-    return offset, skipped
+    return offset, skipped, cut
 
 
 class FeatureCache:
@@ -128,6 +141,10 @@ class FeatureCache:
         for line in (data_dir / FEATS_INDEX).read_text().splitlines():
             utt, offset, n = line.split()
             self.index[utt] = (int(offset), int(n))
+        indexed = max((o + n for o, n in self.index.values()), default=0)
+        if indexed != self.feats.shape[0]:
+            raise ValueError(f"{data_dir}: {FEATS} ({self.feats.shape[0]} frames) and {FEATS_INDEX} ({indexed} frames) "
+                             f"do not belong together (interrupted compute-feats?); rerun asr-kd compute-feats")
 
     def __getitem__(self, utt: str) -> np.ndarray:
         """(T, F) float32 features of `utt`."""

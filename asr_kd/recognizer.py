@@ -10,11 +10,11 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
-from asr_kd.data.audio import AudioError, load_audio, to_mono_16k
+from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import GreedyCollapser, prefix_beam_search
 from asr_kd.export import load_exported
-from asr_kd.features import fbank, frame_samples
+from asr_kd.features import check_length, fbank, frame_samples
 from asr_kd.lm import LMDecoder
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
@@ -87,6 +87,7 @@ class Recognizer:
         frames (60 s) at a time: fbank frames are independent, so the result is the same as one
         call, and the transient memory of fbank stays bounded on hour-long files."""
         win, hop = frame_samples(self.feature_conf)
+        check_length(len(wave), self.feature_conf, "audio")
         wave = torch.from_numpy(np.asarray(wave, np.float32))
         blocks = [fbank(wave[start : start + (block_frames - 1) * hop + win], self.feature_conf)
                   for start in range(0, max(1, len(wave) - win + 1), block_frames * hop)]
@@ -152,8 +153,13 @@ class Recognizer:
 
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> Result:
         """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate`
-        (default 16000; resampled otherwise) -> Result with text, tokens and word times."""
-        return self.decode(self.logits(self.features(self._wave(audio, sample_rate))))
+        (default 16000; resampled otherwise) -> Result with text, tokens and word times.
+        A path is always a file name (never a `<command> |` pipe). Audio that cannot give a correct
+        transcript (NaN/inf samples, empty, shorter than one 25 ms fbank window) raises AudioError
+        naming the file."""
+        wave = self._wave(audio, sample_rate)
+        check_length(len(wave), self.feature_conf, str(audio) if isinstance(audio, (str, Path)) else "audio array")
+        return self.decode(self.logits(self.features(wave)))
 
     def transcribe_batch(self, audios: list, sample_rate: int | None = None) -> list[Result]:
         """`transcribe` for each item; each is decoded alone, so results equal single calls."""
@@ -173,6 +179,7 @@ class Recognizer:
             raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
         if wave.size == 0:
             raise AudioError("empty audio")
+        check_finite(wave, "audio array")
         if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
             raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
         return to_mono_16k(wave, sample_rate or 16000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from asr_kd.data.audio import check_finite
 from asr_kd.features import frame_samples, num_frames
 from asr_kd.models.student import RnnCTC
 from asr_kd.models.subsampling import subsampled_length
@@ -31,6 +32,7 @@ class Stream:
         samples = np.asarray(samples, np.float32)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape (S,), got {samples.shape}")
+        check_finite(samples, "audio chunk")
         self.samples = np.concatenate([self.samples, samples])
         n = num_frames(len(self.samples), self.rec.feature_conf)
         if n:

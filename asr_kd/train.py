@@ -16,12 +16,13 @@ import yaml
 from tqdm import tqdm
 
 from asr_kd import checkpoint
-from asr_kd.config import ExperimentConfig
+from asr_kd.config import ConfigError, ExperimentConfig, changed_keys
 from asr_kd.data.dataset import Batch, FeatureDataset, LengthBucketSampler, collate
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
+from asr_kd.explock import ExpLock
 from asr_kd.features import load_cmvn, make_specaug, pad_with_silence
-from asr_kd.fileio import write_json, write_text
+from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
 from asr_kd.models.ensemble import TeacherEnsemble
@@ -31,6 +32,10 @@ from asr_kd.teacher_cache import TeacherCache
 log = logging.getLogger("asr_kd.train")
 
 FINAL, STATE = "final.pt", "last_state.pt"
+# Settings that --resume may change: the run's length (the LR schedule is recomputed for the new
+# number of steps) and bookkeeping. Anything else would make train.yaml describe a run that never happened.
+RESUME_MAY_CHANGE = frozenset(f"train_conf.{k}" for k in ("epochs", "max_steps", "log_interval",
+                                                           "checkpoint_interval", "num_threads"))
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -108,7 +113,30 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
     return {"loss": loss_sum / frames, "cer": jiwer.cer(refs, hyps)}
 
 
-def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
+def _check_resume_config(exp_dir: Path, resolved: dict) -> None:
+    """Resuming must continue the run that train.yaml records: any change other than
+    RESUME_MAY_CHANGE (applied from the resumed step on) is an error naming the keys."""
+    try:
+        saved = yaml.safe_load((exp_dir / "train.yaml").read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{exp_dir / 'train.yaml'}: cannot read the config of the run to resume ({e})") from None
+    changes = {k: v for k, v in changed_keys(saved or {}, resolved).items() if k not in RESUME_MAY_CHANGE}
+    if changes:
+        listed = ", ".join(f"{k} ({a!r} -> {b!r})" for k, (a, b) in changes.items())
+        raise ConfigError(f"{exp_dir}: cannot resume with a different config: {listed}; only "
+                          f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change on --resume (use a new exp dir)")
+
+
+def train(conf: ExperimentConfig, exp_dir: str | Path, *args, **kwargs) -> Path:
+    """`_train` (see there for the arguments) while holding the exp dir's lock, after removing
+    temp files that a killed run left behind."""
+    exp_dir = Path(exp_dir)
+    with ExpLock(exp_dir):
+        remove_stale_temps(exp_dir)
+        return _train(conf, exp_dir, *args, **kwargs)
+
+
+def _train(conf: ExperimentConfig, exp_dir: Path, train_dir: str | Path, units_path: str | Path,
           cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
           device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None,
           teacher_weights: list[float] | None = None, unlab_dir: str | Path | None = None,
@@ -119,7 +147,6 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
     utterances that learn from the KD term only (the cache must cover them too); `init` starts from
     a checkpoint's weights (fine-tuning; same model config).
     Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
-    exp_dir = Path(exp_dir)
     tc = conf.train_conf
     setup_logging(exp_dir, "train")
     seed_everything(tc.seed)
@@ -167,6 +194,8 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
                 "teacher_weights": teacher_weights,
                 "teacher_cache": str(teacher_cache) if teacher_cache else None,
                 "unlab": str(unlab_dir) if unlab_dir else None, "init": str(init) if init else None}}
+    if resume and (exp_dir / STATE).exists():
+        _check_resume_config(exp_dir, resolved)
     write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
     data = FeatureDataset(train_dir, units, tc.max_utt_frames)
@@ -188,7 +217,7 @@ def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, un
 
     step, epoch, start_batch, elapsed = 0, 0, 0, 0.0
     if resume and (exp_dir / STATE).exists():
-        state = torch.load(exp_dir / STATE, map_location="cpu", weights_only=True)
+        state = checkpoint.load_state(exp_dir / STATE)
         model.load_state_dict(state["model"]["state_dict"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

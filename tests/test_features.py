@@ -27,7 +27,8 @@ def test_fbank_shape_matches_num_frames():
 
 
 def test_feature_cache_and_cmvn(data_dir):
-    total, skipped = compute_feats(data_dir, FeatureConfig())
+    total, skipped, cut = compute_feats(data_dir, FeatureConfig())
+    assert cut == 0
     assert skipped == {}
     cache = FeatureCache(data_dir)
     utts = load_data_dir(data_dir)

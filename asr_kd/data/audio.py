@@ -12,6 +12,7 @@ import soxr
 from asr_kd.data.kaldi_dir import Utterance
 
 SAMPLE_RATE = 16000
+MAX_OVERSHOOT_S = 0.5  # Kaldi's extract-segments --max-overshoot: a segment may end this far past its file
 
 
 class AudioError(ValueError):
@@ -43,32 +44,45 @@ def _read_pipe(rxfile: str) -> tuple[np.ndarray, int]:
     return sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
 
 
-def load_audio(path: str, start: float | None = None, end: float | None = None) -> np.ndarray:
+def check_finite(wave: np.ndarray, what: str) -> None:
+    """NaN or inf samples would decode to a silently wrong transcript: refuse them."""
+    bad = np.size(wave) - int(np.isfinite(wave).sum())
+    if bad:
+        raise AudioError(f"{what}: {bad} NaN or inf sample(s) of {np.size(wave)}")
+
+
+def load_audio(path: str, start: float | None = None, end: float | None = None,
+               allow_pipes: bool = False) -> np.ndarray:
     """Read `path` (only [start, end) seconds when given) -> (S,) float32 mono 16 kHz in [-1, 1].
-    Multi-channel audio is mixed down (channels averaged); any sample rate is resampled."""
+    Multi-channel audio is mixed down (channels averaged); any sample rate is resampled.
+    A `<command> |` path runs the command only with `allow_pipes` (wav.scp entries behind the
+    --allow-pipes opt-in); otherwise it is a file name like any other."""
     try:
-        if is_pipe(path):
+        if allow_pipes and is_pipe(path):
             samples, sr = _read_pipe(path)
-            samples = samples[int(round((start or 0) * sr)): None if end is None else int(round(end * sr))]
+            first = int(round((start or 0) * sr))
+            samples = samples[first: None if end is None else int(round(end * sr))]
         else:
-            sr = sf.info(path).samplerate
-            first = 0 if start is None else int(round(start * sr))
-            last = None if end is None else int(round(end * sr))
+            info = sf.info(path)
+            sr, first = info.samplerate, 0 if start is None else int(round(start * info.samplerate))
+            last = None if end is None else min(int(round(end * sr)), info.frames)
+            if end is not None and end * sr > info.frames + MAX_OVERSHOOT_S * sr:
+                raise AudioError(f"{path}: segment end {end:.3f} s is past the end of the recording "
+                                 f"({info.frames / sr:.3f} s) by more than {MAX_OVERSHOOT_S} s")
             samples, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioError(f"{path}: cannot read audio ({e})") from None
     if samples.shape[0] == 0:
-        raise AudioError(f"{path}: no samples")
+        raise AudioError(f"{path}: no samples" + (f" in [{start}, {end}] s" if start is not None else ""))
     wave = to_mono_16k(samples, sr)
-    if not np.isfinite(wave).all():
-        raise AudioError(f"{path}: NaN or inf samples")
+    check_finite(wave, path)
     return wave
 
 
-def load_utterance(utt: Utterance) -> np.ndarray:
-    """Audio of one data-dir utterance -> (S,) float32 mono 16 kHz."""
+def load_utterance(utt: Utterance, allow_pipes: bool = False) -> np.ndarray:
+    """Audio of one data-dir utterance -> (S,) float32 mono 16 kHz (`allow_pipes`: see load_audio)."""
     try:
-        return load_audio(utt.path, utt.start, utt.end)
+        return load_audio(utt.path, utt.start, utt.end, allow_pipes)
     except AudioError as e:
         raise AudioError(f"utterance {utt.utt}: {e}") from None
 
