@@ -63,6 +63,14 @@ def _train(a):
           a.teacher_weights, a.unlab, a.init)
 
 
+def _average(a):
+    from asr_kd.average import average_checkpoints, epoch_checkpoint, pick_epochs
+
+    epochs = pick_epochs(a.exp, a.last, a.best)
+    out = average_checkpoints([epoch_checkpoint(a.exp, e) for e in epochs], a.out)
+    print(f"{out}: average of epochs {' '.join(map(str, epochs))}")
+
+
 def _dump_teacher(a):
     from asr_kd.teacher_cache import dump_teacher
 
@@ -106,6 +114,15 @@ def _combine_data(a):
     from asr_kd.data.kaldi_dir import combine_data_dirs
 
     print(f"{a.out}: {combine_data_dirs(a.out, a.sources)} utterances")
+
+
+def _augment_data(a):
+    from asr_kd.augment import augment_data_dir
+    from asr_kd.config import AugmentConfig
+
+    r = augment_data_dir(a.data, a.out, AugmentConfig.load(a.config, a.set), a.nj, a.allow_pipes)
+    print(f"{a.out}: {r['utterances']} augmented utterance(s) ({r['written']} written now, the rest kept "
+          f"from an earlier run); what each copy got is in {a.out}/utt2aug")
 
 
 def _spikes(a):
@@ -263,6 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
+    s = sub.add_parser("average", help="average the weights of a run's epoch checkpoints (last N or best N by dev loss)")
+    s.add_argument("--exp", required=True, help="experiment dir with epoch_<N>.pt files")
+    s.add_argument("--last", type=int, default=0, help="average the last N epochs")
+    s.add_argument("--best", type=int, default=0, help="average the N epochs with the lowest dev loss")
+    s.add_argument("--out", required=True, help="checkpoint to write, e.g. EXP/avg.pt")
+    s.set_defaults(fn=_average)
+
     s = sub.add_parser("dump-teacher", help="store a teacher's top-k log-posteriors for a data dir (KD cache)")
     s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
     s.add_argument("--data", required=True, nargs="+",
@@ -317,6 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("out")
     s.add_argument("sources", nargs="+")
     s.set_defaults(fn=_combine_data)
+
+    s = sub.add_parser("augment-data", help="augmented copies of a data dir (speed, pitch, noise, reverb, "
+                       "telephone) as new wavs + a data dir; combine-data them with the original")
+    s.add_argument("--data", required=True, help="source data dir, e.g. data/train")
+    s.add_argument("--out", required=True, help="data dir to write (OUT/wav/*.wav, OUT/utt2aug); rerun to resume")
+    s.add_argument("--config", help="augmentation YAML, e.g. conf/augment.yaml (default: built-in defaults)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one YAML value, e.g. --set copies=2 (repeatable)")
+    s.add_argument("--nj", type=int, default=1, help="parallel processes (default: %(default)s)")
+    s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
+    s.set_defaults(fn=_augment_data)
 
     s = sub.add_parser("spikes", help="teacher vs student CTC spike timing (forced alignment): JSON + PNG")
     s.add_argument("--teacher", required=True, help="teacher checkpoint")

@@ -139,3 +139,71 @@ def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
         elif a != b:
             changes[name] = (a, b)
     return changes
+
+
+def _floats(value: Any, name: str) -> list[float]:
+    try:
+        return [float(v) for v in value]
+    except (TypeError, ValueError):
+        raise ConfigError(f"augment: {name} must be a list of numbers, got {value!r}") from None
+
+
+@dataclass
+class AugmentConfig:
+    """Augmented copies of a data dir (`asr-kd augment-data`); every switch is drawn per copy, and a
+    probability of 0 or an empty list turns it off. Ranges are [lo, hi], drawn uniformly."""
+
+    copies: int = 1  # augmented copies per utterance
+    prefix_ids: bool = True  # ids aug<k>-<utt>, speakers aug<k>-<spk>; false keeps the ids (copies: 1, test sets)
+    speeds: list[float] = field(default_factory=lambda: [0.9, 1.0, 1.1])  # one per copy; resampling: tempo + pitch
+    pitch_prob: float = 0.0
+    pitch_semitones: list[float] = field(default_factory=lambda: [-2.0, 2.0])  # length kept (phase vocoder)
+    noise_prob: float = 0.0
+    snr_db: list[float] = field(default_factory=lambda: [5.0, 20.0])
+    babble_prob: float = 0.0  # share of the noisy copies whose noise is 3-5 other utterances, not white/pink/brown
+    reverb_prob: float = 0.0
+    rt60: list[float] = field(default_factory=lambda: [0.2, 0.8])  # seconds, synthetic room impulse response
+    drr_db: list[float] = field(default_factory=lambda: [0.0, 10.0])  # direct-to-reverberant energy ratio
+    telephone_prob: float = 0.0  # band-limit to 300-3400 Hz through 8 kHz
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.copies, int) or self.copies < 1:
+            raise ConfigError(f"augment: copies must be an integer >= 1, got {self.copies!r}")
+        if not self.prefix_ids and self.copies != 1:
+            raise ConfigError("augment: prefix_ids: false keeps the utterance ids, so it needs copies: 1")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"augment: seed must be an integer >= 0, got {self.seed!r}")
+        for name in ("pitch_prob", "noise_prob", "babble_prob", "reverb_prob", "telephone_prob"):
+            p = _floats([getattr(self, name)], name)[0]
+            if not 0.0 <= p <= 1.0:
+                raise ConfigError(f"augment: {name} must be in [0, 1], got {p}")
+            setattr(self, name, p)
+        self.speeds = _floats(self.speeds, "speeds")
+        if any(s <= 0 for s in self.speeds):
+            raise ConfigError(f"augment: speeds must be > 0, got {self.speeds}")
+        for name in ("pitch_semitones", "snr_db", "rt60", "drr_db"):
+            lo_hi = _floats(getattr(self, name), name)
+            if len(lo_hi) != 2 or lo_hi[0] > lo_hi[1]:
+                raise ConfigError(f"augment: {name} must be [lo, hi] with lo <= hi, got {getattr(self, name)!r}")
+            setattr(self, name, lo_hi)
+        if self.rt60[0] <= 0:
+            raise ConfigError(f"augment: rt60 must be > 0 seconds, got {self.rt60}")
+
+    @classmethod
+    def load(cls, path: str | Path | None, overrides: list[str] = ()) -> "AugmentConfig":
+        """Read a flat YAML file (None: the defaults), then apply `key=value` overrides (values parsed as YAML)."""
+        d: Any = {}
+        if path is not None:
+            try:
+                d = yaml.safe_load(Path(path).read_text()) or {}
+            except (OSError, yaml.YAMLError) as e:
+                raise ConfigError(f"{path}: {e}") from None
+            if not isinstance(d, dict):
+                raise ConfigError(f"{path}: expected a mapping at top level")
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"override {item!r}: expected key=value, e.g. copies=2")
+            d[key] = yaml.safe_load(value)
+        return from_dict(cls, d, str(path or "augment"))

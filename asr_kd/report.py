@@ -12,7 +12,8 @@ def _load(exp: Path, name: str) -> dict | None:
 
 
 def results_table(exps: list[str | Path], sets: list[str], rtf_set: str, gap: bool = False) -> str:
-    """Markdown: one row per experiment (WER/CER per set, params, RTF on `rtf_set`), then
+    """Markdown: one row per experiment (WER/CER per set, greedy and, where decoded, beam + LM;
+    params, RTF on `rtf_set`), then
     per-speaker WER on each set so that unseen voices stay visible. With `gap`, the first
     experiment is the CTC-only student and the last the teacher, and each row gets the fraction of
     their WER gap it recovers on every set: (WER_first - WER_row) / (WER_first - WER_last)."""
@@ -22,12 +23,16 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str, gap: bo
     if missing:
         raise FileNotFoundError(f"no result.json in: {', '.join(missing)}")
     rtf0 = res[(exps[0], rtf_set)]["rtf"]
-    head = (["model", "params"] + [f"{s} WER" for s in sets] + [f"{s} CER" for s in sets]
+    lm = {(e, s): _load(e, f"decode_{s}_lm/result.json") for e in exps for s in sets}
+    lm_sets = [s for s in sets if all(lm[(e, s)] for e in exps)]  # beam + LM decodes, where every model has one
+    head = (["model", "params"] + [f"{s} WER" for s in sets] + [f"{s} WER beam+LM" for s in lm_sets]
+            + [f"{s} CER" for s in sets]
             + ["RTF total", "RTF model", "train time (s)"] + ([f"{s} gap recovered" for s in sets] if gap else []))
     lines = [
         f"RTF on `{rtf_set}`: {rtf0['device']}, {rtf0['threads']} thread(s), batch {rtf0['batch_size']}, "
         f"{rtf0['cpu']}, torch {rtf0['torch']}; total = features + model + greedy decoding, "
-        "audio reading excluded, first utterance as warm-up.",
+        "audio reading excluded, first utterance as warm-up. WER columns: greedy decoding (`decode_<set>`)"
+        + (", and prefix beam search with the word n-gram LM (`decode_<set>_lm`)" if lm_sets else "") + ".",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
@@ -37,7 +42,8 @@ def results_table(exps: list[str | Path], sets: list[str], rtf_set: str, gap: bo
         summary = _load(e, "train_summary.json") or {}
         params = res[(e, sets[0])]["params"]  # None for peers whose size we do not count
         cells = ([e.name, f"{params / 1e6:.2f}M" if params else "-"]
-                 + [f"{res[(e, s)]['wer']:.2f}" for s in sets] + [f"{res[(e, s)]['cer']:.2f}" for s in sets]
+                 + [f"{res[(e, s)]['wer']:.2f}" for s in sets] + [f"{lm[(e, s)]['wer']:.2f}" for s in lm_sets]
+                 + [f"{res[(e, s)]['cer']:.2f}" for s in sets]
                  + [f"{rtf['rtf_total']:.4f}", f"{rtf['rtf_model']:.4f}", str(summary.get("train_seconds", "-"))]
                  + ([_gap(res, exps, e, s) for s in sets] if gap else []))
         lines.append("| " + " | ".join(cells) + " |")

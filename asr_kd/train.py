@@ -16,6 +16,7 @@ import yaml
 from tqdm import tqdm
 
 from asr_kd import checkpoint
+from asr_kd.average import epoch_checkpoint
 from asr_kd.config import ConfigError, ExperimentConfig, changed_keys
 from asr_kd.data.dataset import Batch, FeatureDataset, LengthBucketSampler, collate
 from asr_kd.data.tokens import Units
@@ -291,6 +292,7 @@ def _train(conf: ExperimentConfig, exp_dir: Path, train_dir: str | Path, units_p
             metrics.flush()
             log.info("epoch %d: dev loss %.4f, dev CER (greedy) %.2f%%", epoch, result["loss"], 100 * result["cer"])
         save_state(epoch, 0)
+        checkpoint.save(ckpt(), epoch_checkpoint(exp_dir, epoch))  # for `asr-kd average`
         checkpoint.save(ckpt(), exp_dir / FINAL)
     metrics.close()
     checkpoint.save(ckpt(), exp_dir / FINAL)

@@ -6,7 +6,8 @@ import pytest
 from asr_kd.cli import main
 
 SUBCOMMANDS = ["bench", "export", "make-lm", "peer", "plot", "compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
-               "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes"]
+               "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes",
+               "average", "augment-data"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)

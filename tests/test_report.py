@@ -22,3 +22,15 @@ def test_table_and_gap_recovered(tmp_path):
     assert row.split("|")[1:-1][-2:] == [" 50% ", " 50% "]
     assert "| ctc | 1.00M | 40.00 | 50.00 | 20.00 | 25.00 | 0.0100 | 0.0080 | - | 0% | 0% |" in table
     assert "| spk1 | 40.00 | 30.00 | 20.00 |" in table
+
+
+def test_beam_lm_columns_appear_when_every_model_has_them(tmp_path):
+    exps = [_fake(tmp_path / n, {"dev": d, "test": t}) for n, d, t in (("s", 40.0, 50.0), ("t", 20.0, 30.0))]
+    assert "beam+LM" not in results_table(exps, ["dev", "test"], "test")
+    for e, w in zip(exps, (45.0, 25.0)):
+        (e / "decode_test_lm").mkdir()
+        (e / "decode_test_lm" / "result.json").write_text((e / "decode_test" / "result.json").read_text()
+                                                          .replace('"wer": ' + str(w + 5), f'"wer": {w}'))
+    table = results_table(exps, ["dev", "test"], "test")
+    assert "| model | params | dev WER | test WER | test WER beam+LM | dev CER |" in table
+    assert "| s | 1.00M | 40.00 | 50.00 | 45.00 | 20.00 | 25.00 |" in table
