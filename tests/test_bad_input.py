@@ -202,3 +202,18 @@ def test_feature_cache_pair_that_does_not_belong_together_is_refused(data_dir, s
     (data_dir / "feats.idx").write_text("\n".join(idx[:-1]) + "\n")  # an index from another run
     with pytest.raises(ValueError, match="do not belong together"):
         FeatureCache(data_dir)
+
+
+@pytest.mark.parametrize("span", ["0 1e999", "inf inf", "0 nan", "abc 1", "1.0 0.5"])
+def test_bad_segment_times_are_one_line_errors(span, tmp_path, sandbox, capsys):
+    d = make_recording_dir(tmp_path / "seg", "spka-rec", [("spka-rec-1", 0.0, 2.0, "A")])
+    (d / "segments").write_text(f"spka-rec-1 spka-rec {span}\n")
+    for skip in ([], ["--skip-bad"]):
+        assert main(["compute-feats", *skip, str(d)]) == 1
+        _one_line_error(capsys, "compute-feats", f"{d}/segments: utterance 'spka-rec-1'")
+
+
+def test_implausible_sample_rate_in_a_header(data_dir, sandbox, capsys):
+    sf.write(_wav(data_dir, "spkb-002"), np.zeros(400, np.float32), 1)
+    assert main(["compute-feats", str(data_dir)]) == 1
+    _one_line_error(capsys, "compute-feats", "utterance spkb-002", "implausible sample rate 1 Hz")

@@ -12,6 +12,7 @@ import soxr
 from asr_kd.data.kaldi_dir import Utterance
 
 SAMPLE_RATE = 16000
+MIN_SAMPLE_RATE = 1000  # below this a header is corrupt (resampling it would make hours of audio)
 MAX_OVERSHOOT_S = 0.5  # Kaldi's extract-segments --max-overshoot: a segment may end this far past its file
 
 
@@ -64,6 +65,8 @@ def load_audio(path: str, start: float | None = None, end: float | None = None,
             samples = samples[first: None if end is None else int(round(end * sr))]
         else:
             info = sf.info(path)
+            if info.samplerate < MIN_SAMPLE_RATE:
+                raise AudioError(f"{path}: implausible sample rate {info.samplerate} Hz in the header")
             sr, first = info.samplerate, 0 if start is None else int(round(start * info.samplerate))
             last = None if end is None else min(int(round(end * sr)), info.frames)
             if end is not None and end * sr > info.frames + MAX_OVERSHOOT_S * sr:

@@ -63,6 +63,17 @@ class Utterance:
     text: str | None = None
 
 
+def _segment_span(start: str, end: str, path: Path, utt: str) -> tuple[float, float]:
+    """A segment's (start, end) seconds: finite numbers with 0 <= start < end, else a DataDirError."""
+    try:
+        a, b = float(start), float(end)
+    except ValueError:
+        raise DataDirError(f"{path}: utterance {utt!r}: start/end {start!r} {end!r} are not numbers") from None
+    if not (0 <= a < b < float("inf")):
+        raise DataDirError(f"{path}: utterance {utt!r}: need 0 <= start < end (finite seconds), got {start} {end}")
+    return a, b
+
+
 def load_data_dir(root: str | Path, require_text: bool = True, allow_pipes: bool = False) -> list[Utterance]:
     """Load the utterances of a Kaldi data directory, in sorted utterance order. `<cmd> |` wav.scp
     entries run shell commands, so they are refused unless `allow_pipes`."""
@@ -85,7 +96,7 @@ def load_data_dir(root: str | Path, require_text: bool = True, allow_pipes: bool
             fields = segments.get(utt, "").split()
             if len(fields) != 3:
                 raise DataDirError(f"{root / 'segments'}: utterance {utt!r} missing or malformed")
-            reco, start, end = fields[0], float(fields[1]), float(fields[2])
+            reco, start, end = fields[0], *_segment_span(fields[1], fields[2], root / "segments", utt)
         else:
             reco, start, end = utt, None, None
         if reco not in wav_scp:

@@ -1,14 +1,21 @@
 """Kaldi data-dir conformance in Python: the rules of utils/validate_data_dir.sh (validate) and
-what utils/fix_data_dir.sh does (fix). Problems read `file:line: what is wrong`."""
+what utils/fix_data_dir.sh does (fix), plus audio that compute-feats would refuse (truncated, shorter
+than one fbank window, segments past the end). Problems read `file:line: what is wrong`."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
+import struct
 import time
 from pathlib import Path
 
-from asr_kd.data.audio import AudioError, audio_duration, is_pipe
-from asr_kd.data.kaldi_dir import kaldi_sorted, spk2utt_from_utt2spk, write_table
+import soundfile as sf
+
+from asr_kd.config import FeatureConfig
+from asr_kd.data.audio import MAX_OVERSHOOT_S, SAMPLE_RATE, AudioError, is_pipe
+from asr_kd.data.kaldi_dir import DataDirError, kaldi_sorted, spk2utt_from_utt2spk, write_table
 
 # Files keyed by utterance that must cover exactly the utterances of utt2spk when present.
 UTT_FILES = ("text", "utt2dur", "feats.scp", "utt2lang", "utt2uniq")
@@ -63,7 +70,7 @@ def _coverage(name: Path, table: dict, reference: set[str], ref_name: str, probl
 
 
 def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: bool = False) -> list[str]:
-    """All Kaldi rule violations of data dir `root` (empty list = valid)."""
+    """All Kaldi rule violations of data dir `root` (empty list = valid); `check_audio` opens every audio file."""
     root = Path(root)
     if not root.is_dir():
         return [f"{root}: not a directory"]
@@ -77,6 +84,8 @@ def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: b
               for name in KNOWN_FILES if (root / name).exists()}
 
     utt2spk = tables["utt2spk"]
+    if not utt2spk:
+        problems.append(f"{root / 'utt2spk'}: empty, no utterances")
     prev_spk = None
     for utt, (n, rest) in utt2spk.items():
         fields = rest.split()
@@ -120,6 +129,7 @@ def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: b
             problems.append(f"{root / 'utt2dur'}:{n}: duration {rest!r} is not a positive number")
 
     wav = tables["wav.scp"]
+    spans = []  # (line, recording, start, end) of the well-formed segments
     if "segments" in tables:
         used = set()
         for utt, (n, rest) in tables["segments"].items():
@@ -130,7 +140,9 @@ def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: b
             reco, start, end = fields
             used.add(reco)
             try:
-                if not 0 <= float(start) < float(end):
+                if 0 <= float(start) < float(end):
+                    spans.append((n, reco, float(start), float(end)))
+                else:
                     problems.append(f"{root / 'segments'}:{n}: end {end} must be greater than start {start} >= 0")
             except ValueError:
                 problems.append(f"{root / 'segments'}:{n}: start/end are not numbers")
@@ -142,24 +154,91 @@ def validate_data_dir(root: str | Path, check_audio: bool = True, allow_pipes: b
     else:
         _coverage(root / "wav.scp", wav, utts, "utt2spk", problems)
 
+    lengths = {}  # recording -> (frames, sample rate), for the audio files that are fine
     for reco, (n, rxfile) in wav.items():
-        if is_pipe(rxfile):
+        if not rxfile:
+            problems.append(f"{root / 'wav.scp'}:{n}: expected '<recording> <rxfile>', no rxfile for {reco!r}")
+        elif is_pipe(rxfile):
             if not allow_pipes:
                 problems.append(f"{root / 'wav.scp'}:{n}: command pipe for {reco!r}; pipes run shell "
                                 "commands, so they need --allow-pipes")
-            continue
-        if check_audio:
+        elif check_audio:
             try:
-                audio_duration(rxfile)
+                lengths[reco] = _audio_length(rxfile)
+                if "segments" not in tables:
+                    _check_length(*lengths[reco])
             except AudioError as e:
-                problems.append(f"{root / 'wav.scp'}:{n}: {e}")
+                problems.append(f"{root / 'wav.scp'}:{n}: {rxfile}: {e}")
+    for n, reco, start, end in spans:
+        if reco in lengths:
+            try:
+                _check_segment(start, end, *lengths[reco])
+            except AudioError as e:
+                problems.append(f"{root / 'segments'}:{n}: {e}")
     return problems
+
+
+def _audio_length(path: str) -> tuple[int, int]:
+    """(frames, sample rate) of audio file `path`; AudioError when it cannot be read or is cut short."""
+    try:
+        with sf.SoundFile(path) as f:
+            frames, rate = f.frames, f.samplerate
+            sizes = _wav_data_sizes(path)
+            if sizes and sizes[0] > sizes[1]:
+                raise AudioError("truncated: header declares {} bytes of samples, file holds {}".format(*sizes))
+            if sizes is None and frames and f.seekable() and not _reads_last_frame(f):
+                raise AudioError(f"truncated: header declares {frames} frames, the last one cannot be read")
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise AudioError(f"cannot read audio ({e})") from None
+    return frames, rate
+
+
+def _check_length(frames: int, rate: int) -> None:
+    """AudioError when `frames` samples at `rate` Hz give compute-feats no fbank frame."""
+    window, frames = FeatureConfig().frame_length_ms, max(frames, 0)
+    if round(frames * SAMPLE_RATE / rate) < SAMPLE_RATE * window / 1000:  # soxr's resampled length
+        raise AudioError(f"{1000 * frames / rate:.1f} ms of audio is shorter than one {window:g} ms fbank window")
+
+
+def _check_segment(start: float, end: float, frames: int, rate: int) -> None:
+    """AudioError when compute-feats refuses segment [start, end) s of a recording of `frames` at `rate` Hz."""
+    if end * rate > frames + MAX_OVERSHOOT_S * rate:
+        raise AudioError(f"end {end:g} s is past the end of the recording ({frames / rate:.3f} s) "
+                         f"by more than {MAX_OVERSHOOT_S:g} s")
+    _check_length(min(round(end * rate), frames) - round(start * rate), rate)
+
+
+def _reads_last_frame(f: sf.SoundFile) -> bool:
+    """Whether the frame count of the header holds (formats whose chunk sizes we do not parse)."""
+    try:
+        f.seek(f.frames - 1)
+        return len(f.read(1)) == 1
+    except (sf.LibsndfileError, RuntimeError):
+        return False
+
+
+def _wav_data_sizes(path: str) -> tuple[int, int] | None:
+    """(declared, held) bytes of the data chunk of a RIFF/WAVE file; None for other formats and for
+    streamed WAVs, whose header cannot tell (data size 0 or 0xFFFFFFFF)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            return None
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk, length = struct.unpack("<4sI", f.read(8))
+            if chunk == b"data":
+                return None if length in (0, 0xFFFFFFFF) else (length, size - pos - 8)
+            pos += 8 + length + (length & 1)
+    return None
 
 
 def _lenient_table(path: Path, fields: int | None = None) -> dict[str, str]:
     """Readable lines of `path`, first occurrence of each key, lines with the wrong field count dropped."""
     table: dict[str, str] = {}
-    for line in path.read_bytes().decode("utf-8", errors="replace").replace("\r", "").split("\n"):
+    for line in path.read_bytes().decode("utf-8").replace("\r", "").split("\n"):
         key, _, rest = line.strip().partition(" ")
         rest = rest.strip()
         if key and key not in table and (fields is None or len(rest.split()) == fields - 1):
@@ -167,16 +246,41 @@ def _lenient_table(path: Path, fields: int | None = None) -> dict[str, str]:
     return table
 
 
-def fix_data_dir(root: str | Path) -> dict[str, int]:
-    """Do what Kaldi's fix_data_dir.sh does: back up the originals to DIR/.backup/<time>/, then sort,
-    de-duplicate, keep only utterances present in every file, and regenerate spk2utt.
-    Returns {"kept": n, "removed": m}."""
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the first bad line: fixing must not guess encodings."""
+    for n, line in enumerate(path.read_bytes().split(b"\n"), 1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DataDirError(f"{path}:{n}: not valid UTF-8; fix-data does not guess encodings "
+                               "(convert with iconv first)") from None
+
+
+def _new_backup_dir(root: Path) -> Path:
+    """A fresh DIR/.backup/<time>[-N]/ (N counts runs within the same second)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (root / ".backup").mkdir(exist_ok=True)
+    for i in itertools.count(1):
+        backup = root / ".backup" / (stamp if i == 1 else f"{stamp}-{i}")
+        try:
+            backup.mkdir()
+        except FileExistsError:
+            continue
+        return backup
+
+
+def fix_data_dir(root: str | Path) -> dict:
+    """Do what Kaldi's fix_data_dir.sh does: back up the originals to a new DIR/.backup/<time>/, then
+    sort, de-duplicate, keep only utterances present in every file, and regenerate spk2utt.
+    Files that are not UTF-8 are refused before anything is written.
+    Returns {"kept": n, "removed": m, "backup": backup folder}."""
     root = Path(root)
     present = [name for name in KNOWN_FILES if (root / name).exists()]
     if "utt2spk" not in present or "wav.scp" not in present:
         raise FileNotFoundError(f"{root}: fixing needs at least wav.scp and utt2spk")
-    backup = root / ".backup" / time.strftime("%Y%m%d-%H%M%S")
-    backup.mkdir(parents=True, exist_ok=True)
+    for name in present:
+        _check_utf8(root / name)
+    backup = _new_backup_dir(root)
     for name in present:
         shutil.copy2(root / name, backup / name)
 
@@ -205,7 +309,7 @@ def fix_data_dir(root: str | Path) -> dict[str, int]:
     if "spk2gender" in present:
         spks = set(kept.values())
         write_table(root / "spk2gender", {s: g for s, g in _lenient_table(root / "spk2gender").items() if s in spks})
-    return {"kept": len(utts), "removed": before - len(utts)}
+    return {"kept": len(utts), "removed": before - len(utts), "backup": backup}
 
 
 def _valid_span(segment: str) -> bool:
