@@ -2,7 +2,9 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-DEB_PACKAGES := espeak-ng flite fortune-mod fortunes wordnet-base bible-kjv festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festlex-cmu sword-text-web libsword-utils
+DEB_PACKAGES := espeak-ng flite fortune-mod fortunes wordnet-base bible-kjv festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts festlex-cmu festvox-rablpc16k festvox-don rhvoice rhvoice-english sword-text-web libsword-utils
+# festvox-don is in Debian's contrib and rhvoice in non-free: enabled by this sources file when missing.
+CONTRIB_SOURCES := /etc/apt/sources.list.d/asr-kd-contrib-non-free.sources
 
 .PHONY: setup deb venv demo recipe test clean-demo
 
@@ -14,6 +16,14 @@ deb:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  if [ "$$(. /etc/os-release; echo $$ID)" = debian ] && \
+	     ! { grep -rqsE '^(Components:|deb ).* contrib( |$$)' /etc/apt/sources.list /etc/apt/sources.list.d/ && \
+	         grep -rqsE '^(Components:|deb ).* non-free( |$$)' /etc/apt/sources.list /etc/apt/sources.list.d/; }; then \
+	    echo "enabling Debian contrib and non-free in $(CONTRIB_SOURCES)"; \
+	    codename=$$(. /etc/os-release; echo $$VERSION_CODENAME); \
+	    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s %s-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+	      $$codename $$codename | $$sudo tee $(CONTRIB_SOURCES) >/dev/null; \
+	  fi; \
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 

@@ -1,13 +1,22 @@
-"""Default offline corpus: espeak-ng, flite and festival voices reading Debian text, as Kaldi dirs.
+"""Default offline corpus: espeak-ng, flite, festival, RHVoice and Kokoro voices reading Debian
+text, as Kaldi dirs.
 
-Each (engine, voice) pair is one speaker. Dev and test speakers are fixed below and never
-appear in train; dev, test, train and untranscribed-train sentences come from disjoint pools of
-the shuffled sentence list. Everything is determined by --seed (and the installed text/voices),
-so a rerun with the same arguments resumes an interrupted run and rewrites byte-identical files.
+Each voice of each engine (data_prep/engines) is one speaker. Speakers split by the recorded
+person behind them, so that one person never sits on two sides (train / dev / test):
+  dev                 DEV_SPEAKERS (3 espeak-ng, flite rms)
+  test, test_long     TEST_SPEAKERS (4 espeak-ng, flite slt, festival slt HTS)
+  test_unseen_engine  every voice of UNSEEN_ENGINE (RHVoice bdl, clb, slt: CMU ARCTIC persons
+                      that are not in train) reading UNSEEN_TEXT, a text source no other split reads
+  train, train_unlab  the other voices; Kokoro only in train, within its own --kokoro-hours
+Dev, test, Kokoro, train and untranscribed-train sentences come from disjoint pools of the
+shuffled sentence list. Everything is determined by --seed (and the installed text/voices), so
+a rerun with the same arguments resumes an interrupted run and rewrites byte-identical files.
+A missing engine or voice is reported in one line and the corpus is written without it.
 
-Layout: OUT/{train,dev,test}/{wav.scp,text,utt2spk,spk2utt,utt2dur}, OUT/train_unlab (the same
-without text), OUT/test_long (segments + reco2text over long recordings OUT/wav/long/<reco>.wav)
-and OUT/wav/<spk>/<utt>.wav (16 kHz mono 16-bit PCM).
+Layout: OUT/{train,dev,test,test_unseen_engine}/{wav.scp,text,utt2spk,spk2utt,utt2dur},
+OUT/train_unlab (the same without text), OUT/test_long (segments + reco2text over long
+recordings OUT/wav/long/<reco>.wav), OUT/wav/<spk>/<utt>.wav (16 kHz mono 16-bit PCM) and
+OUT/.cache (the Kokoro model, assembled on first use).
 """
 
 from __future__ import annotations
@@ -17,12 +26,10 @@ import hashlib
 import logging
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -34,57 +41,32 @@ from tqdm import tqdm
 
 from asr_kd.data.audio import audio_duration
 from asr_kd.data.kaldi_dir import Utterance, write_data_dir, write_table
-from data_prep import OneLineErrorParser
-from data_prep.text_sources import NoTextError, load_sentences
+from data_prep import OneLineErrorParser, engines
+from data_prep.engines import DEFAULT_ENGINES, ENGINES, Speaker, Utt, est_seconds, find_speakers
+from data_prep.text_sources import SOURCES, NoTextError, load_sentences, source_sentences
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
-                  "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
-ESPEAK_VARIANTS = tuple(f"m{i}" for i in range(1, 9)) + tuple(f"f{i}" for i in range(1, 6))
-FLITE_VOICES = ("kal16", "awb", "rms", "slt")  # "kal" is 8 kHz, so only kal16
-# Speaker id suffix -> festival voice (packages festvox-kallpc16k, -kdlpc16k, -us-slt-hts).
-FESTIVAL_VOICES = {"kal": "kal_diphone", "ked": "ked_diphone", "slt_hts": "cmu_us_slt_arctic_hts"}
 # Held-out speakers: fixed, independent of --hours, disjoint from each other and from train.
+# CMU ARCTIC slt is a test person (flite, festival HTS, RHVoice), rms a dev person.
+DEV_SPEAKERS = ("espeak_en_us_nyc_m6", "espeak_en_gb_f3", "espeak_en_gb_x_gbclan_m4", "flite_rms")
 TEST_SPEAKERS = ("espeak_en_gb_scotland_m2", "espeak_en_us_f4", "espeak_en_029_m5",
-                 "espeak_en_gb_x_rp_f2", "flite_rms")
-DEV_SPEAKERS = ("espeak_en_us_nyc_m6", "espeak_en_gb_f3", "espeak_en_gb_x_gbclan_m4", "flite_slt")
-# Sentences reserved for each of dev and test (the first ones of the shuffled list), so that
-# the train pool does not depend on --eval-utts-per-spk; capped at a tenth of the sentences.
+                 "espeak_en_gb_x_rp_f2", "flite_slt", "festival_slt_hts")
+UNSEEN_ENGINE = "rhvoice"  # contributes nothing to train/dev/test
+UNSEEN_TEXT = "fortunes"   # text source read only by test_unseen_engine
+SIDES = {"train": "train", "dev": "dev", "test": "test", "test_unseen_engine": "test"}
+KOKORO_SHARE = 0.05        # default --kokoro-hours as a fraction of --hours
+# Sentences reserved for each of dev, test and Kokoro (the first ones of the shuffled list), so
+# that the train pool does not depend on --eval-utts-per-spk; capped at a tenth of the sentences.
 EVAL_POOL = 2000
-SPLITS = ("train", "dev", "test", "train_unlab")  # plain Kaldi dirs; test_long is assembled apart
+SPLITS = ("train", "dev", "test", "test_unseen_engine", "train_unlab")  # test_long is assembled apart
 LONG_MINUTES = (5.0, 30.0)  # default --long-minutes
 LONG_PAUSE = (0.3, 1.5)     # seconds of silence after each utterance of a long recording
-FESTIVAL_TIMEOUT = 120      # seconds before a hung festival process is killed
 
 
 class SynthError(RuntimeError):
-    """A user-facing failure (missing engine or voice, bad arguments, foreign output dir)."""
-
-
-@dataclass(frozen=True)
-class Utt:
-    """One planned utterance: who says what, with which jitter, and where the wav goes."""
-    split: str
-    utt_id: str
-    spk: str
-    engine: str
-    voice: str
-    text: str
-    speed: int = 0        # espeak-ng -s (words per minute)
-    pitch: int = 0        # espeak-ng -p (0-99)
-    stretch: float = 1.0  # flite duration_stretch, festival duration factor
-
-    def est_seconds(self) -> float:
-        """Duration estimate from the word count (least-squares fits on rendered utterances
-        here), used only to fill --hours and long recordings before anything is rendered."""
-        words = len(self.text.split())
-        if self.engine == "espeak-ng":
-            return 0.65 + 0.7 * words * 60.0 / self.speed
-        if self.engine == "festival":
-            return 0.95 + 0.25 * words * self.stretch
-        return 0.8 + 0.27 * words * self.stretch
+    """A user-facing failure (no voices for a split, bad arguments, foreign output dir)."""
 
 
 @dataclass(frozen=True)
@@ -96,58 +78,34 @@ class Recording:
     pauses: tuple[float, ...]
 
 
-def speaker_id(engine: str, voice: str) -> str:
-    """Kaldi speaker id: 'espeak' or 'flite' plus the voice, '-' and '+' mapped to '_'."""
-    name = "espeak" if engine == "espeak-ng" else engine
-    return f"{name}_{voice}".replace("-", "_").replace("+", "_")
+def split_speakers(voices: dict[str, Speaker]) -> dict[str, list[str]]:
+    """Speakers of each split among voices: the fixed dev/test lists, every voice of the unseen
+    engine, the rest in train. SynthError when dev or test has none, or when one recorded person
+    would sit on two sides (a person of a held-out voice must not train through another engine)."""
+    unseen = [s for s, v in voices.items() if v.engine == UNSEEN_ENGINE]
+    splits = {"dev": [s for s in DEV_SPEAKERS if s in voices],
+              "test": [s for s in TEST_SPEAKERS if s in voices], "test_unseen_engine": unseen}
+    held_out = {s for spks in splits.values() for s in spks}
+    splits["train"] = [s for s in voices if s not in held_out]
+    for split in ("dev", "test", "train"):
+        if not splits[split]:
+            raise SynthError(f"no {split} voices installed (see the lines above for what to install)")
+    side_of: dict[str, str] = {}
+    for split, spks in splits.items():
+        for spk in spks:
+            person = voices[spk].person
+            if side_of.setdefault(person, SIDES[split]) != SIDES[split]:
+                raise SynthError(f"recorded person {person} would be in both {side_of[person]} and "
+                                 f"{SIDES[split]} ({spk})")
+    return splits
 
 
-def _run(cmd: list[str], stdin: str = "") -> str:
-    """Stdout of a short listing command."""
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False).stdout
-
-
-def available_speakers() -> dict[str, tuple[str, str]]:
-    """Map speaker id -> (engine, voice) for the wanted voices that are installed here."""
-    for exe, pkg in (("espeak-ng", "espeak-ng"), ("flite", "flite")):
-        if shutil.which(exe) is None:
-            raise SynthError(f"{exe} not found; run: apt-get install {pkg}")
-    languages = {line.split()[1] for line in _run(["espeak-ng", "--voices=en"]).splitlines()[1:]}
-    variants = {line.split()[4].removeprefix("!v/")
-                for line in _run(["espeak-ng", "--voices=variant"]).splitlines()[1:]}
-    flite = set(_run(["flite", "-lv"]).split(":", 1)[-1].split())
-    festival = set()  # festival only adds train voices, so it is optional
-    if shutil.which("festival"):
-        festival = set(_run(["festival", "--pipe"], "(print (voice.list))").strip("()\n").split())
-    speakers = {}
-    for accent in ESPEAK_ACCENTS:
-        for variant in ESPEAK_VARIANTS:
-            voice = f"{accent}+{variant}"
-            if accent in languages and variant in variants:
-                speakers[speaker_id("espeak-ng", voice)] = ("espeak-ng", voice)
-    for voice in FLITE_VOICES:
-        if voice in flite:
-            speakers[speaker_id("flite", voice)] = ("flite", voice)
-    for name, voice in FESTIVAL_VOICES.items():
-        if voice in festival:
-            speakers[f"festival_{name}"] = ("festival", voice)
-    missing = [s for s in TEST_SPEAKERS + DEV_SPEAKERS if s not in speakers]
-    if missing:
-        raise SynthError(f"held-out voices not installed: {' '.join(missing)}")
-    wanted = len(ESPEAK_ACCENTS) * len(ESPEAK_VARIANTS) + len(FLITE_VOICES) + len(FESTIVAL_VOICES)
-    if len(speakers) < wanted:
-        log.warning("%d of %d train voices are not installed here", wanted - len(speakers), wanted)
-    return dict(sorted(speakers.items()))
-
-
-def _make_utt(split: str, utt_id: str, spk: str, text: str, voices: dict, seed: int) -> Utt:
+def _make_utt(split: str, utt_id: str, spk: str, text: str, voices: dict[str, Speaker],
+              seed: int) -> Utt:
     """Utterance utt_id with jitter drawn from (seed, utt id) only."""
-    engine, voice = voices[spk]
+    voice = voices[spk]
     rng = random.Random(f"{seed}/{utt_id}")
-    if engine == "espeak-ng":
-        return Utt(split, utt_id, spk, engine, voice, text,
-                   speed=rng.randint(140, 190), pitch=rng.randint(35, 65))
-    return Utt(split, utt_id, spk, engine, voice, text, stretch=round(rng.uniform(0.9, 1.15), 3))
+    return Utt(split, utt_id, spk, voice.engine, voice.voice, text, **ENGINES[voice.engine].jitter(rng))
 
 
 def _fill(split: str, tag: str, spks: list[str], pool: list[str], seconds: float, voices: dict,
@@ -160,17 +118,17 @@ def _fill(split: str, tag: str, spks: list[str], pool: list[str], seconds: float
         spk = spks[i % len(spks)]
         utts.append(_make_utt(split, f"{spk}-{tag}{i // len(spks):06d}", spk, pool[i % len(pool)],
                               voices, seed))
-        total += utts[-1].est_seconds()
+        total += est_seconds(utts[-1])
     return utts
 
 
-def _plan_long(pool: list[str], n: int, minutes: tuple[float, float], voices: dict,
-               seed: int) -> list[Recording]:
+def _plan_long(pool: list[str], spks: list[str], n: int, minutes: tuple[float, float],
+               voices: dict, seed: int) -> list[Recording]:
     """n recordings, test speakers in turn, each drawing test sentences and pauses from its own
     seeded generator until the estimated length reaches a target drawn in minutes."""
     recordings = []
     for r in range(n):
-        spk = TEST_SPEAKERS[r % len(TEST_SPEAKERS)]
+        spk = spks[r % len(spks)]
         reco = f"{spk}-long{r:02d}"
         rng = random.Random(f"{seed}/{reco}")
         target = 60 * rng.uniform(*minutes)
@@ -179,48 +137,61 @@ def _plan_long(pool: list[str], n: int, minutes: tuple[float, float], voices: di
             utts.append(_make_utt("test_long", f"{reco}-{len(utts):04d}", spk, rng.choice(pool),
                                   voices, seed))
             pauses.append(round(rng.uniform(*LONG_PAUSE), 3))
-            total += utts[-1].est_seconds() + pauses[-1]
+            total += est_seconds(utts[-1]) + pauses[-1]
         recordings.append(Recording(reco, spk, tuple(utts), tuple(pauses)))
     return recordings
 
 
-def make_plan(sentences: list[str], voices: dict[str, tuple[str, str]], hours: float,
+def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
               eval_utts_per_spk: int, seed: int, unlab_hours: float = 0.0,
               long_recordings: int = 0, long_minutes: tuple[float, float] = LONG_MINUTES,
+              kokoro_hours: float = 0.0, unseen_sentences: list[str] = (),
               ) -> tuple[list[Utt], list[Recording]]:
     """All utterances to render (every split) and the long recordings, deterministic from the
     arguments.
 
-    Dev/test utterance j of held-out speaker s reads pool[j * n_spk + s]; long recordings draw
-    from the test pool. Untranscribed train reads the shuffled list from its end backwards and
-    train reads the rest from the front (cycling), both round-robin over the train speakers
-    until the estimated duration reaches their hours. Growing --hours, --eval-utts-per-spk or
-    --long-recordings only appends; growing --unlab-hours never changes train unless train
-    cycles through its whole pool.
+    Dev/test/test_unseen_engine utterance j of held-out speaker s reads pool[j * n_spk + s];
+    long recordings draw from the test pool, test_unseen_engine from unseen_sentences.
+    Untranscribed train reads the shuffled list from its end backwards and train reads the rest
+    from the front (cycling), both round-robin over the train speakers other than Kokoro until
+    the estimated duration reaches their hours (train: hours - kokoro_hours); the Kokoro voices
+    fill kokoro_hours of train from a pool of their own. Changing --hours, --kokoro-hours,
+    --eval-utts-per-spk or --long-recordings only appends to (or cuts) the end of each list, so
+    an utterance id always keeps its text and jitter; growing --unlab-hours never changes train
+    unless train cycles through its whole pool.
     """
     order = sentences[:]
     random.Random(seed).shuffle(order)
-    pool_size = min(EVAL_POOL, len(order) // 10)
-    dev, test, rest = order[:pool_size], order[pool_size:2 * pool_size], order[2 * pool_size:]
+    unseen = list(unseen_sentences)
+    random.Random(f"{seed}/unseen").shuffle(unseen)
+    size = min(EVAL_POOL, len(order) // 10)
+    pools = {"dev": order[:size], "test": order[size:2 * size], "test_unseen_engine": unseen}
+    kokoro_pool, rest = order[2 * size:3 * size], order[3 * size:]
+    splits = split_speakers(voices)
     plan = []
-    for split, spks, pool in (("dev", DEV_SPEAKERS, dev), ("test", TEST_SPEAKERS, test)):
-        if eval_utts_per_spk * len(spks) > pool_size:
-            raise SynthError(f"--eval-utts-per-spk too large: {split} pool holds {pool_size} "
+    for split, pool in pools.items():
+        spks = splits[split]
+        if eval_utts_per_spk * len(spks) > len(pool):
+            raise SynthError(f"--eval-utts-per-spk too large: {split} pool holds {len(pool)} "
                              f"sentences for {len(spks)} speakers")
         for j in range(eval_utts_per_spk):
             for s, spk in enumerate(spks):
                 plan.append(_make_utt(split, f"{spk}-{j:06d}", spk, pool[j * len(spks) + s],
                                       voices, seed))
-    train_spks = [s for s in voices if s not in DEV_SPEAKERS + TEST_SPEAKERS]
+    kokoro_spks = [s for s in splits["train"] if voices[s].engine == "kokoro"]
+    train_spks = [s for s in splits["train"] if s not in kokoro_spks]
     if not train_spks:
-        raise SynthError("no train voices installed besides the held-out ones")
+        raise SynthError("no train voices installed besides Kokoro and the held-out ones")
+    kokoro = _fill("train", "", kokoro_spks, kokoro_pool, kokoro_hours * 3600 if kokoro_spks else 0,
+                   voices, seed)
     unlab = _fill("train_unlab", "unlab", train_spks, rest[::-1], unlab_hours * 3600, voices, seed)
     if len(unlab) >= len(rest):
         raise SynthError(f"--unlab-hours too large: {len(rest)} sentences left for train and "
                          "untranscribed train together")
-    train = _fill("train", "", train_spks, rest[:len(rest) - len(unlab)], hours * 3600, voices, seed)
-    recordings = _plan_long(test, long_recordings, long_minutes, voices, seed)
-    plan += train + unlab + [u for rec in recordings for u in rec.utts]
+    train = _fill("train", "", train_spks, rest[:len(rest) - len(unlab)],
+                  (hours - (kokoro_hours if kokoro_spks else 0)) * 3600, voices, seed)
+    recordings = _plan_long(pools["test"], splits["test"], long_recordings, long_minutes, voices, seed)
+    plan += train + kokoro + unlab + [u for rec in recordings for u in rec.utts]
     return plan, recordings
 
 
@@ -232,57 +203,10 @@ def long_path(out: Path, rec: Recording) -> Path:
     return out / "wav" / "long" / f"{rec.reco}.wav"
 
 
-_festival: subprocess.Popen | None = None  # this worker's festival process, kept across calls
-
-
-def _festival_eval(expr: str) -> str:
-    """Evaluate Scheme in this worker's persistent festival (started on first use, restarted
-    after a failure) and return its output; voices load once instead of once per utterance."""
-    global _festival
-    if _festival is None or _festival.poll() is not None:
-        _festival = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, text=True,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    proc = _festival
-    watchdog = threading.Timer(FESTIVAL_TIMEOUT, proc.kill)
-    watchdog.start()
-    try:
-        proc.stdin.write(f'{expr}\n(print "DONE")(fflush nil)\n')  # flush, or the pipe stalls
-        proc.stdin.flush()
-        lines = []
-        while not (line := proc.stdout.readline()).endswith('"DONE"\n'):
-            if not line:
-                raise OSError(f"festival exited: {''.join(lines)}")
-            lines.append(line)
-        return "".join(lines)
-    finally:
-        watchdog.cancel()
-
-
 def _init_worker() -> None:
-    """Pool worker start: ignore Ctrl-C (only the parent reports it) and own no festival yet."""
-    global _festival
+    """Pool worker start: ignore Ctrl-C (only the parent reports it), reset engine state."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _festival = None  # one inherited from the parent belongs to the parent
-
-
-def _synthesise(utt: Utt, spoken: str, raw: str) -> bool:
-    """Run the utterance's engine, writing its native wav to raw; False on failure."""
-    if utt.engine == "festival":
-        # The voice sets its own Duration_Stretch (HTS ignores it and takes a speed rate -r);
-        # spoken holds only a-z, ' and spaces, so it is a safe Scheme string.
-        expr = (f"(voice_{utt.voice})(Parameter.set 'Duration_Stretch "
-                f"(* {utt.stretch} (Parameter.get 'Duration_Stretch)))")
-        if utt.voice.endswith("_hts"):
-            expr += f'(set! hts_engine_params (cons (list "-r" {1 / utt.stretch:.4f}) hts_engine_params))'
-        expr += f'(utt.save.wave (SynthText "{spoken}") "{raw}" \'riff)'
-        return "SIOD ERROR" not in _festival_eval(expr)
-    if utt.engine == "espeak-ng":
-        cmd = ["espeak-ng", "-v", utt.voice, "-s", str(utt.speed), "-p", str(utt.pitch),
-               "-w", raw, spoken]
-    else:
-        cmd = ["flite", "-voice", utt.voice, "--setf", f"duration_stretch={utt.stretch}",
-               "-t", spoken, "-o", raw]
-    return subprocess.run(cmd, capture_output=True, timeout=120, check=False).returncode == 0
+    engines.init_worker()
 
 
 def render(job: tuple[Utt, Path]) -> tuple[str, bool]:
@@ -292,7 +216,7 @@ def render(job: tuple[Utt, Path]) -> tuple[str, bool]:
     fd, raw = tempfile.mkstemp(suffix=".wav")
     os.close(fd)
     try:
-        if not _synthesise(utt, spoken, raw) or os.path.getsize(raw) == 0:
+        if not ENGINES[utt.engine].synthesise(utt, spoken, raw) or os.path.getsize(raw) == 0:
             return utt.utt_id, False
         audio, rate = sf.read(raw, dtype="float32", always_2d=True)
     except (OSError, RuntimeError, subprocess.TimeoutExpired):  # sf.read raises LibsndfileError(RuntimeError)
@@ -355,9 +279,17 @@ def assemble_long(out: Path, recordings: list[Recording], failed: set[str]) -> d
             "hours": samples / SAMPLE_RATE / 3600, "recordings": len(reco2text)}
 
 
-def _check_plan_id(out: Path, sentences: list[str], voices: dict, seed: int) -> None:
+def load_text() -> tuple[list[str], list[str]]:
+    """Sentences of every installed text source but UNSEEN_TEXT (train/dev/test), and those of
+    UNSEEN_TEXT that no other source has (test_unseen_engine; empty when it is not installed)."""
+    sentences = load_sentences(exclude=(UNSEEN_TEXT,))
+    seen = set(sentences)
+    return sentences, [s for s in source_sentences(UNSEEN_TEXT) or [] if s not in seen]
+
+
+def _check_plan_id(out: Path, text: tuple[list[str], list[str]], voices: dict, seed: int) -> None:
     """Refuse to resume into an OUT made from another seed, text or voice set (wavs would mismatch)."""
-    digest = hashlib.sha256(repr((seed, sentences, sorted(voices.items()))).encode()).hexdigest()
+    digest = hashlib.sha256(repr((seed, *text, sorted(voices.items()))).encode()).hexdigest()
     marker = out / "wav" / ".plan_id"
     if marker.exists() and marker.read_text().strip() != digest:
         raise SynthError(f"{out} holds audio from another seed or text/voice set; use a new --out")
@@ -367,29 +299,41 @@ def _check_plan_id(out: Path, sentences: list[str], voices: dict, seed: int) -> 
 
 def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
             unlab_hours: float = 0.0, long_recordings: int = 0,
-            long_minutes: tuple[float, float] = LONG_MINUTES) -> dict:
+            long_minutes: tuple[float, float] = LONG_MINUTES, kokoro_hours: float | None = None,
+            engine_names: tuple[str, ...] = DEFAULT_ENGINES) -> tuple[dict, list[str]]:
     """Synthesise (or resume) the corpus under out and write the Kaldi dirs.
 
-    Returns {split: {"utterances", "speakers", "hours", "dropped"}} for train, dev, test and,
-    when asked for, train_unlab and test_long (which also counts "recordings").
+    Returns ({split: {"utterances", "speakers", "hours", "dropped"}} for train, dev, test and,
+    when there are any, test_unseen_engine, train_unlab and test_long (which also counts
+    "recordings"), [one line per engine or text source left out, saying what to install]).
+    kokoro_hours defaults to KOKORO_SHARE of hours.
     """
-    if hours <= 0 or eval_utts_per_spk < 1 or nj < 1:
-        raise SynthError("--hours must be > 0, --eval-utts-per-spk and --nj must be >= 1")
+    kokoro_hours = KOKORO_SHARE * hours if kokoro_hours is None else kokoro_hours
+    if hours <= 0 or eval_utts_per_spk < 1 or nj < 1 or not 0 <= kokoro_hours <= hours:
+        raise SynthError("--hours must be > 0, --eval-utts-per-spk and --nj must be >= 1, "
+                         "--kokoro-hours must lie in [0, --hours]")
     if unlab_hours < 0 or long_recordings < 0 or not 0 < long_minutes[0] <= long_minutes[1]:
         raise SynthError("--unlab-hours and --long-recordings must be >= 0, "
                          "--long-minutes MIN,MAX needs 0 < MIN <= MAX")
     out = Path(out).resolve()
     if any(c.isspace() for c in str(out)):
         raise SynthError(f"--out path contains whitespace, which wav.scp cannot hold: {out}")
-    voices = available_speakers()
-    sentences = load_sentences()
-    plan, recordings = make_plan(sentences, voices, hours, eval_utts_per_spk, seed, unlab_hours,
-                                 long_recordings, long_minutes)
-    _check_plan_id(out, sentences, voices, seed)
+    voices, missing = find_speakers(engine_names)
+    text = load_text()
+    if not text[1] and any(v.engine == UNSEEN_ENGINE for v in voices.values()):
+        missing.append(f"test_unseen_engine: text source {UNSEEN_TEXT} not installed, left out; "
+                       f"install: apt-get install {SOURCES[UNSEEN_TEXT][0]}")
+        voices = {s: v for s, v in voices.items() if v.engine != UNSEEN_ENGINE}
+    for line in missing:
+        log.warning(line)
+    plan, recordings = make_plan(text[0], voices, hours, eval_utts_per_spk, seed, unlab_hours,
+                                 long_recordings, long_minutes, kokoro_hours, text[1])
+    _check_plan_id(out, text, voices, seed)
     todo = [(u, wav_path(out, u)) for u in plan if not wav_path(out, u).exists()]
     log.info("%d utterances planned, %d to synthesise", len(plan), len(todo))
     failed: set[str] = set()
     if todo:
+        engines.setup({u.engine for u, _ in todo}, out / ".cache")
         with Pool(nj, initializer=_init_worker) as pool:
             results = pool.imap_unordered(render, todo, chunksize=4)
             for utt_id, ok in tqdm(results, total=len(todo), unit="utt", mininterval=2):
@@ -403,7 +347,17 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
             counts = (assemble_long(out, recordings, failed) if split == "test_long"
                       else write_split(out, split, kept))
             stats[split] = counts | {"dropped": len(planned) - len(kept)}
-    return stats
+    return stats, missing
+
+
+def _engines(value: str) -> tuple[str, ...]:
+    """Parse --engines 'a,b,...' into known engine names."""
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown engine(s) {','.join(unknown)!r}; "
+                                         f"choose from {','.join(ENGINES)}")
+    return names
 
 
 def _minutes(value: str) -> tuple[float, float]:
@@ -418,18 +372,23 @@ def _minutes(value: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineErrorParser(
         prog="python -m data_prep.synth",
-        description="Synthesise an English ASR corpus offline (espeak-ng, flite and festival "
-                    "voices reading fortunes, WordNet examples and two Bibles) into Kaldi data "
-                    "dirs OUT/train, OUT/dev, OUT/test (optionally OUT/train_unlab and "
-                    "OUT/test_long) with audio under OUT/wav. Rerunning the same command resumes "
-                    "an interrupted run.",
+        description="Synthesise an English ASR corpus offline (espeak-ng, flite, festival, RHVoice "
+                    "and Kokoro voices reading WordNet examples, two Bibles and, for the held-out "
+                    "engine set only, fortunes) into Kaldi data dirs OUT/train, OUT/dev, OUT/test, "
+                    "OUT/test_unseen_engine (optionally OUT/train_unlab and OUT/test_long) with "
+                    "audio under OUT/wav. A recorded person is on one side of the split only. "
+                    "Rerunning the same command resumes an interrupted run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--hours", type=float, default=2.0,
                         help="target (estimated) hours of train audio; dev/test do not depend on it")
+    parser.add_argument("--kokoro-hours", type=float,
+                        help=f"part of --hours spoken by the slow Kokoro voices (about 2x real time "
+                             f"per job); default {KOKORO_SHARE * 100:g}%% of --hours")
     parser.add_argument("--eval-utts-per-spk", type=int, default=40,
-                        help=f"utterances per held-out speaker in dev ({len(DEV_SPEAKERS)} speakers) "
-                             f"and test ({len(TEST_SPEAKERS)} speakers)")
+                        help=f"utterances per held-out speaker in dev ({len(DEV_SPEAKERS)} speakers), "
+                             f"test ({len(TEST_SPEAKERS)} speakers) and test_unseen_engine (every "
+                             f"{UNSEEN_ENGINE} voice)")
     parser.add_argument("--unlab-hours", type=float, default=0.0,
                         help="(estimated) hours of untranscribed train-speaker audio in OUT/train_unlab, "
                              "from sentences outside every other split; 0 = none")
@@ -439,13 +398,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long-minutes", type=_minutes, metavar="MIN,MAX",
                         default="{:g},{:g}".format(*LONG_MINUTES),
                         help="each long recording's (estimated) length is drawn in [MIN, MAX] minutes")
+    parser.add_argument("--engines", type=_engines, default=",".join(DEFAULT_ENGINES),
+                        help="comma-separated synthesisers; 'mbrola' (festival MBROLA voices, "
+                             "non-commercial licence) is opt-in: add it to this list")
     parser.add_argument("--seed", type=int, default=0, help="seed for sentence order and voice jitter")
     parser.add_argument("--nj", type=int, default=2, help="parallel synthesis processes")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        stats = prepare(args.out, args.hours, args.eval_utts_per_spk, args.seed, args.nj,
-                        args.unlab_hours, args.long_recordings, args.long_minutes)
+        stats, missing = prepare(args.out, args.hours, args.eval_utts_per_spk, args.seed, args.nj,
+                                 args.unlab_hours, args.long_recordings, args.long_minutes,
+                                 args.kokoro_hours, args.engines)
     except (SynthError, NoTextError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -456,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         recos = f" in {s['recordings']} recordings" if "recordings" in s else ""
         print(f"{split}: {s['utterances']} utterances{recos}, {s['speakers']} speakers, "
               f"{s['hours']:.3f} h, {s['dropped']} dropped (synthesis failed)")
+    for line in missing:
+        print(f"left out: {line}")
     return 0
 
 

@@ -149,11 +149,14 @@ def source_sentences(name: str) -> list[str] | None:
     return sorted({s for s in map(normalise, raw) if s is not None})
 
 
-def load_sentences() -> list[str]:
-    """Sorted unique normalised sentences from every installed source; NoTextError if none is."""
+def load_sentences(exclude: tuple[str, ...] = ()) -> list[str]:
+    """Sorted unique normalised sentences from every installed source not in exclude;
+    NoTextError if none is."""
     found: set[str] = set()
     installed = 0
     for name, (package, _) in SOURCES.items():
+        if name in exclude:
+            continue
         sentences = source_sentences(name)
         if sentences is None:
             log.warning("text source %s not installed (apt-get install %s); skipping", name, package)
@@ -162,6 +165,6 @@ def load_sentences() -> list[str]:
         log.info("text source %s: %d sentences", name, len(sentences))
         found.update(sentences)
     if not installed:
-        packages = " ".join(p for p, _ in SOURCES.values())
+        packages = " ".join(p for n, (p, _) in SOURCES.items() if n not in exclude)
         raise NoTextError(f"no text source installed; run: apt-get install {packages}")
     return sorted(found)

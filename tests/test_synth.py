@@ -1,5 +1,6 @@
-"""data_prep.synth: deterministic disjoint plans, every engine, and a tiny real corpus that
-reloads, validates, reruns as a no-op and resumes only what is missing."""
+"""data_prep.synth: deterministic disjoint plans, a person-level split, a held-out engine and
+text source, and a tiny real corpus that reloads, validates, reruns as a no-op, resumes only what
+is missing and is written without a missing engine."""
 
 import logging
 import shutil
@@ -11,20 +12,22 @@ import soundfile as sf
 from asr_kd.data.kaldi_dir import load_data_dir, read_table
 from asr_kd.data.validate import validate_data_dir
 from data_prep import synth
-from data_prep.text_sources import load_sentences
+from data_prep.engines import ENGINES, est_seconds
 
+ALL = {s.spk: s for e in ENGINES.values() for s in e.SPEAKERS}
 SENTENCES = [f"SENTENCE NUMBER {i} SAYS {'AB' * (i % 7 + 1)}" for i in range(3000)]
-VOICES = {spk: ("espeak-ng", "en-us+m1") for spk in synth.DEV_SPEAKERS + synth.TEST_SPEAKERS}
-VOICES |= {"espeak_train_a": ("espeak-ng", "en-gb+f1"), "flite_train_b": ("flite", "awb"),
-           "festival_train_c": ("festival", "kal_diphone")}
+UNSEEN = [f"HELD OUT LINE {i}" for i in range(500)]
+TRAIN = ("espeak_en_gb_f1", "flite_awb", "festival_kal", "kokoro_jf_alpha", "kokoro_jf_alpha30_jm_kumo70")
+VOICES = {spk: ALL[spk] for spk in synth.DEV_SPEAKERS + synth.TEST_SPEAKERS + TRAIN}
+VOICES |= {s.spk: s for s in ENGINES["rhvoice"].SPEAKERS}
 TINY = ["--hours", "0.005", "--eval-utts-per-spk", "1", "--unlab-hours", "0.003",
-        "--long-recordings", "1", "--long-minutes", "0.1,0.1", "--nj", "2"]
+        "--long-recordings", "1", "--long-minutes", "0.1,0.1", "--kokoro-hours", "0", "--nj", "2"]
 
 
-def _plan(seed=0, **kw):
+def _plan(seed=0, voices=VOICES, **kw):
     kw = {"hours": 0.5, "eval_utts_per_spk": 5, "unlab_hours": 0.3, "long_recordings": 3,
-          "long_minutes": (0.5, 1.0)} | kw
-    return synth.make_plan(SENTENCES, VOICES, seed=seed, **kw)
+          "long_minutes": (0.5, 1.0), "kokoro_hours": 0.05, "unseen_sentences": UNSEEN} | kw
+    return synth.make_plan(SENTENCES, voices, seed=seed, **kw)
 
 
 def _by_split(plan):
@@ -37,18 +40,26 @@ def _by_split(plan):
 def test_plan_is_deterministic_from_seed():
     assert _plan(0) == _plan(0)
     assert _plan(0)[0] != _plan(1)[0]
-    # Growing train or long-form only appends; the untranscribed pool never moves train.
-    small, big = _by_split(_plan()[0]), _by_split(_plan(hours=1.0, long_recordings=4)[0])
-    assert big["train"][:len(small["train"])] == small["train"]
-    assert big["test_long"][:len(small["test_long"])] == small["test_long"]
+    # Growing train, Kokoro or long-form only appends; the untranscribed pool never moves train.
+    small = _by_split(_plan()[0])
+    big = _by_split(_plan(hours=1.0, kokoro_hours=0.1, long_recordings=4)[0])
+    for split in ("train", "test_long"):
+        for engine in ("kokoro", "espeak", "flite"):
+            old = [u for u in small[split] if u.engine == engine]
+            assert [u for u in big[split] if u.engine == engine][:len(old)] == old
     assert _by_split(_plan(unlab_hours=0.6)[0])["train"] == small["train"]
 
 
 def test_sentence_pools_are_disjoint():
-    texts = {split: {u.text for u in utts} for split, utts in _by_split(_plan()[0]).items()}
-    assert set(texts) == {"dev", "test", "train", "train_unlab", "test_long"}
-    for a in ("dev", "test", "train", "train_unlab"):
-        for b in ("dev", "test", "train", "train_unlab"):
+    splits = _by_split(_plan()[0])
+    texts = {split: {u.text for u in utts} for split, utts in splits.items()}
+    texts["kokoro"] = {u.text for u in splits["train"] if u.engine == "kokoro"}
+    texts["train"] -= texts["kokoro"]
+    assert set(texts) == {"dev", "test", "test_unseen_engine", "train", "kokoro", "train_unlab",
+                          "test_long"}
+    pools = ("dev", "test", "test_unseen_engine", "train", "kokoro", "train_unlab")
+    for a in pools:
+        for b in pools:
             assert a == b or not texts[a] & texts[b], (a, b)
     assert not texts["test_long"] & (texts["dev"] | texts["train"] | texts["train_unlab"])
     assert len(texts["test_long"]) > len(texts["test"])  # drawn from the whole test pool
@@ -56,37 +67,72 @@ def test_sentence_pools_are_disjoint():
         _plan(unlab_hours=5)
 
 
+def test_kokoro_speaks_only_its_budget_in_train():
+    splits = _by_split(_plan()[0])
+    seconds = {e: sum(est_seconds(u) for u in splits["train"] if (u.engine == "kokoro") == e)
+               for e in (True, False)}
+    assert 0.05 * 3600 <= seconds[True] < 0.05 * 3600 + 15
+    assert 0.45 * 3600 <= seconds[False] < 0.45 * 3600 + 15
+    assert all(u.engine != "kokoro" for split, utts in splits.items() if split != "train" for u in utts)
+    assert all(0.85 <= 1 / u.stretch <= 1.15 for u in splits["train"] if u.engine == "kokoro")
+    # Without Kokoro voices the other voices fill all the hours.
+    no_kokoro = {s: v for s, v in VOICES.items() if v.engine != "kokoro"}
+    assert sum(est_seconds(u) for u in _by_split(_plan(voices=no_kokoro)[0])["train"]) >= 0.5 * 3600
+
+
 def test_held_out_speakers_stay_out_of_train():
     plan, recordings = _plan()
     splits = {split: {u.spk for u in utts} for split, utts in _by_split(plan).items()}
-    held_out = set(synth.DEV_SPEAKERS) | set(synth.TEST_SPEAKERS)
-    assert not set(synth.DEV_SPEAKERS) & set(synth.TEST_SPEAKERS)
-    assert not (splits["train"] | splits["train_unlab"]) & held_out
-    assert splits["train_unlab"] == splits["train"] == set(VOICES) - held_out
+    assert splits["dev"] == set(synth.DEV_SPEAKERS) and splits["test"] == set(synth.TEST_SPEAKERS)
+    assert splits["train"] == set(TRAIN) and splits["train_unlab"] == set(TRAIN[:3])
     assert splits["test_long"] <= set(synth.TEST_SPEAKERS)
     assert [r.spk for r in recordings] == list(synth.TEST_SPEAKERS[:3])
     for rec in recordings:
         assert all(0.3 <= p <= 1.5 for p in rec.pauses)
-        assert sum(u.est_seconds() + p for u, p in zip(rec.utts, rec.pauses)) >= 30
+        assert sum(est_seconds(u) + p for u, p in zip(rec.utts, rec.pauses)) >= 30
 
 
-@pytest.mark.parametrize("spk", ["espeak_en_us_f4", "flite_rms", "festival_kal", "festival_slt_hts"])
-def test_every_engine_renders_16k_pcm(spk, tmp_path):
-    voices = synth.available_speakers()
-    if spk not in voices:
-        pytest.skip(f"{spk} not installed")
-    for i, text in enumerate(["HELLO THERE HOW ARE YOU", "IT'S A FINE DAY"]):  # festival: reused process
-        utt = synth._make_utt("train", f"{spk}-{i:06d}", spk, text, voices, 0)
-        assert synth.render((utt, synth.wav_path(tmp_path, utt))) == (utt.utt_id, True)
-        info = sf.info(str(synth.wav_path(tmp_path, utt)))
-        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
-        assert 0.5 < info.duration < 5
+def _sides(voices):
+    """Recorded person -> the sides (train, dev, test) of the splits that hear it."""
+    sides = {}
+    for split, spks in synth.split_speakers(voices).items():
+        for spk in spks:
+            sides.setdefault(voices[spk].person, set()).add(synth.SIDES[split])
+    return sides
+
+
+def test_no_person_on_two_sides_with_every_voice_of_every_engine(monkeypatch):
+    sides = _sides(ALL)  # mbrola (opt-in) included
+    assert all(len(s) == 1 for s in sides.values()), sides
+    assert sides["arctic_slt"] == {"test"} and sides["arctic_rms"] == {"dev"}
+    assert sides["arctic_awb"] == sides["kal"] == sides["rab"] == sides["kokoro"] == {"train"}
+    # A held-out person that would also train through another engine is refused in one line.
+    monkeypatch.setattr(synth, "TEST_SPEAKERS", tuple(s for s in synth.TEST_SPEAKERS if s != "festival_slt_hts"))
+    with pytest.raises(synth.SynthError, match="arctic_slt would be in both test and train"):
+        synth.split_speakers(ALL)
+
+
+def test_unseen_engine_and_text_share_nothing_with_train():
+    splits = _by_split(_plan()[0])
+    unseen = splits["test_unseen_engine"]
+    assert {u.spk for u in unseen} == {"rhvoice_bdl", "rhvoice_clb", "rhvoice_slt"}
+    assert {u.engine for u in unseen} == {synth.UNSEEN_ENGINE} != {"espeak"}
+    trained = splits["train"] + splits["train_unlab"] + splits["dev"] + splits["test"]
+    assert not {u.engine for u in unseen} & {u.engine for u in trained}
+    assert {u.text for u in unseen} <= set(UNSEEN) and not set(UNSEEN) & {u.text for u in trained}
+    assert len(unseen) == 5 * 3 and len({u.text for u in unseen}) == 15
+
+
+def test_held_out_text_source_is_kept_out_of_the_main_text(monkeypatch):
+    monkeypatch.setattr(synth, "load_sentences", lambda exclude: ["A B C D", "E F G H"])
+    monkeypatch.setattr(synth, "source_sentences", lambda name: ["E F G H", "I J K L"])
+    assert synth.load_text() == (["A B C D", "E F G H"], ["I J K L"])
 
 
 @pytest.fixture(scope="module")
-def sentences():
+def text():
     """The installed text, loaded once for the module (each load takes seconds)."""
-    return load_sentences()
+    return synth.load_text()
 
 
 def _run_tiny(out: Path) -> None:
@@ -94,16 +140,17 @@ def _run_tiny(out: Path) -> None:
 
 
 @pytest.fixture
-def tiny(tmp_path_factory, sentences, monkeypatch) -> Path:
+def tiny(tmp_path_factory, text, monkeypatch) -> Path:
     """A tiny real corpus, synthesised on first use and shared by the tests of this module."""
-    monkeypatch.setattr(synth, "load_sentences", lambda: sentences)
+    monkeypatch.setattr(synth, "load_text", lambda: text)
     out = tmp_path_factory.getbasetemp() / "tiny"
     if not out.exists():
         _run_tiny(out)
     return out
 
 
-def test_web_bible_text_is_clean(sentences):
+def test_web_bible_text_is_clean(text):
+    sentences = text[0]
     if shutil.which("mod2imp") is None:
         pytest.skip("sword-text-web / libsword-utils not installed")
     assert ("FOR GOD SO LOVED THE WORLD THAT HE GAVE HIS ONLY BORN SON THAT WHOEVER BELIEVES IN "
@@ -121,6 +168,29 @@ def test_tiny_run_writes_loadable_dirs(tiny):
     assert validate_data_dir(out / "train_unlab") == []
     train_spks = {u.spk for u in load_data_dir(out / "train")}
     assert {u.spk for u in unlab} <= train_spks
+
+
+def test_tiny_run_writes_the_held_out_engine_set(tiny, text):
+    if not ENGINES["rhvoice"].available() or not text[1]:
+        pytest.skip("RHVoice or the fortunes text not installed")
+    unseen = load_data_dir(tiny / "test_unseen_engine")
+    assert validate_data_dir(tiny / "test_unseen_engine") == []
+    assert {u.spk for u in unseen} == {s.spk for s in ENGINES["rhvoice"].SPEAKERS}
+    assert {u.text for u in unseen} <= set(text[1]) and not set(text[0]) & set(text[1])
+    assert not {u.spk.split("_")[0] for u in load_data_dir(tiny / "train")} & {"rhvoice"}
+
+
+def test_missing_engine_is_one_line_and_the_corpus_is_written(tmp_path, text, monkeypatch, capsys):
+    monkeypatch.setattr(synth, "load_text", lambda: text)
+    monkeypatch.setattr(ENGINES["rhvoice"], "available", set)
+    out = tmp_path / "no_rhvoice"
+    assert synth.main(["--out", str(out), "--hours", "0.002", "--eval-utts-per-spk", "1",
+                       "--engines", "espeak,rhvoice", "--nj", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "rhvoice" in line]
+    assert len(lines) == 1 and "apt-get install rhvoice rhvoice-english" in lines[0], lines
+    assert not (out / "test_unseen_engine").exists()
+    for split in ("train", "dev", "test"):
+        assert load_data_dir(out / split) and validate_data_dir(out / split) == []
 
 
 def test_long_recording_segments_and_reference(tiny):

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Default offline recipe: synthesise a corpus -> fbank + CMVN -> units -> Conformer CTC teacher
-# -> CNN-RNN student (CTC only) -> same student with KD -> decode dev/test -> WER/RTF table.
+# Default offline recipe: synthesise a corpus -> augmented copies -> fbank + CMVN -> units + LM ->
+# Conformer CTC teacher -> CNN-RNN student (CTC only) -> same student with KD (each averaged over its
+# best epochs) -> decode dev/test/test_unseen_engine (greedy and beam + LM) and the robustness sets
+# -> WER/RTF tables.
 # Every stage writes files under $data or $exp and is skipped when its .done marker exists.
 set -euo pipefail
 [ -f path.sh ] || { echo "$0: run me from my own folder (cd egs/synth/s0)" >&2; exit 1; }
@@ -19,7 +21,12 @@ exp=exp          # experiment directories go here
 device=auto      # training device: auto | cpu | cuda
 decode_threads=1 # CPU threads for decoding (RTF is measured with these)
 kd_top_k=16      # teacher log-posteriors kept per frame in the KD cache
-lm_order=3       # word n-gram LM for beam search with an LM (decoded in local/deploy_check.sh)
+lm_order=3       # word n-gram LM for beam search with an LM
+lm_beam_size=50  # beam of the LM decodes (decode_<set>_lm)
+augment=true     # train on data/train + augmented copies ($augment_conf); false: clean only
+augment_conf=conf/augment.yaml  # copies and what they get; the robustness sets use conf/augment_test/
+average_num=3    # decode the average of the N epochs with the lowest dev loss (avg.pt); 0: final.pt
+robust_sets="noise10 noise0 reverb"  # test_<name> made with conf/augment_test/<name>.yaml: robustness table
 
 . utils/parse_options.sh
 
@@ -29,16 +36,43 @@ declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [studen
 . utils/stages.sh
 
 if run_stage 0 && done_or $data/.prepare.done; then
-  echo "stage 0: synthesise ${hours} h of training audio + dev/test into $data"
+  echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
     --eval-utts-per-spk $eval_utts --seed $seed --nj $nj
   touch $data/.prepare.done
 fi
 
+# Evaluation sets: test_unseen_engine (an engine family and a text source never trained on) is
+# written only when its engine (RHVoice) and text are installed.
+eval_sets="dev test"
+[ -f $data/test_unseen_engine/text ] && eval_sets="$eval_sets test_unseen_engine"
+
+train_set=train
+$augment && train_set=train_all  # train + train_aug
+ckpt=final.pt
+[ "$average_num" -gt 0 ] && ckpt=avg.pt
+
+if run_stage 1 && $augment && done_or $data/.augment.done; then
+  echo "stage 1: augmented copy of train (speed, pitch, noise, reverb, telephone) -> $data/$train_set"
+  $train_cmd $data/log/augment.log asr-kd augment-data --data $data/train --out $data/train_aug \
+    --config $augment_conf --nj $nj
+  $train_cmd $data/log/combine.log asr-kd combine-data $data/$train_set $data/train $data/train_aug
+  touch $data/.augment.done
+fi
+
+if run_stage 1 && done_or $data/.robust.done; then
+  echo "stage 1: robustness test sets: test with ${robust_sets}"
+  for r in $robust_sets; do
+    $train_cmd $data/log/augment_test_$r.log asr-kd augment-data --data $data/test --out $data/test_$r \
+      --config conf/augment_test/$r.yaml --nj $nj
+  done
+  touch $data/.robust.done
+fi
+
 if run_stage 1 && done_or $data/.feats.done; then
-  echo "stage 1: fbank features for train/dev and global CMVN on train"
-  $train_cmd $data/log/feats.log asr-kd compute-feats --config $conf/teacher.yaml $data/train $data/dev
-  $train_cmd $data/log/cmvn.log asr-kd compute-cmvn $data/train
+  echo "stage 1: fbank features for $train_set/dev and global CMVN on $train_set"
+  $train_cmd $data/log/feats.log asr-kd compute-feats --config $conf/teacher.yaml $data/$train_set $data/dev
+  $train_cmd $data/log/cmvn.log asr-kd compute-cmvn $data/$train_set
   touch $data/.feats.done
 fi
 
@@ -58,8 +92,11 @@ train_model() {  # train_model NAME [extra train args...]
   local name=$1; shift
   if done_or $exp/$name/.done; then
     $train_cmd $exp/$name/log/run.log asr-kd train --config $conf/${model_conf[$name]} \
-      --train $data/train --dev $data/dev --units $data/lang/units.txt --cmvn $data/train/cmvn.json \
+      --train $data/$train_set --dev $data/dev --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json \
       --exp $exp/$name --device $device --resume "$@"
+    if [ "$average_num" -gt 0 ]; then
+      $train_cmd $exp/$name/log/average.log asr-kd average --exp $exp/$name --best $average_num --out $exp/$name/avg.pt
+    fi
     touch $exp/$name/.done
   fi
 }
@@ -77,22 +114,32 @@ fi
 if run_stage 5; then
   echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once)"
   if done_or $exp/teacher/cache_train/.done; then
-    $train_cmd $exp/teacher/log/dump_teacher.log asr-kd dump-teacher --checkpoint $exp/teacher/final.pt \
-      --data $data/train --out $exp/teacher/cache_train --top-k $kd_top_k
+    $train_cmd $exp/teacher/log/dump_teacher.log asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt \
+      --data $data/$train_set --out $exp/teacher/cache_train --top-k $kd_top_k
     touch $exp/teacher/cache_train/.done
   fi
   train_model student_kd --teacher-cache $exp/teacher/cache_train
 fi
 
+decode() {  # decode NAME SET SUFFIX [decoder args...]: $exp/NAME/decode_SET[SUFFIX]
+  local name=$1 set=$2 suffix=$3; shift 3
+  local out=$exp/$name/decode_$set$suffix
+  if done_or $out/.done; then
+    $decode_cmd $exp/$name/log/decode_$set$suffix.log asr-kd decode \
+      --checkpoint $exp/$name/$ckpt --data $data/$set --out $out --device cpu --num-threads $decode_threads "$@"
+    touch $out/.done
+  fi
+}
+
 if run_stage 6; then
-  echo "stage 6: decode dev and test on CPU with $decode_threads thread(s)"
+  echo "stage 6: decode $eval_sets (greedy and beam + LM) and test_{${robust_sets// /,}} (greedy) on CPU, $decode_threads thread(s)"
   for name in $models; do
-    for set in dev test; do
-      if done_or $exp/$name/decode_$set/.done; then
-        $decode_cmd $exp/$name/log/decode_$set.log asr-kd decode --checkpoint $exp/$name/final.pt \
-          --data $data/$set --out $exp/$name/decode_$set --device cpu --num-threads $decode_threads
-        touch $exp/$name/decode_$set/.done
-      fi
+    for set in $eval_sets; do
+      decode $name $set ""
+      decode $name $set _lm --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa
+    done
+    for r in $robust_sets; do
+      decode $name test_$r ""
     done
   done
 fi
@@ -100,7 +147,13 @@ fi
 if run_stage 7; then
   echo "stage 7: results table -> $exp/results.md"
   {
-    asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets dev test
+    asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --sets $eval_sets --rtf-set test
+    if [ -n "$robust_sets" ]; then
+      printf '\nRobustness (greedy WER on clean test, test with noise at 10 and 0 dB SNR, reverberant test,\n'
+      printf 'and the held-out engine family):\n\n'
+      asr-kd results --exp $(for m in $models; do echo $exp/$m; done) --rtf-set test \
+        --sets test $(for r in $robust_sets; do echo test_$r; done) $(echo $eval_sets | grep -o test_unseen_engine)
+    fi
     printf '\nJob wall times of this run:\n\n'
     utils/run_summary.sh $data $exp
   } > $exp/results.md.tmp
