@@ -59,8 +59,9 @@ def _train(a):
 
     conf = ExperimentConfig.load(a.config, a.set)
     teacher = a.teacher[0] if a.teacher and len(a.teacher) == 1 else a.teacher
-    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, teacher, a.device, a.resume, a.teacher_cache,
-          a.teacher_weights, a.unlab, a.init)
+    train(conf, a.exp, a.train, a.units, a.cmvn, dev_dir=a.dev, teacher_path=teacher,
+          teacher_weights=a.teacher_weights, teacher_cache=a.teacher_cache, unlab_dir=a.unlab, init=a.init,
+          device=a.device, resume=a.resume)
 
 
 def _average(a):
@@ -262,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("units", help="output units.txt")
     s.set_defaults(fn=_make_units)
 
-    s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD)")
+    s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD); data-parallel "
+                       "under `torchrun --nproc_per_node=N -m asr_kd train ...`")
     s.add_argument("--config", required=True, help="experiment YAML")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one YAML value, e.g. --set train_conf.epochs=3 (repeatable)")
@@ -276,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
     s.add_argument("--init", help="start from this checkpoint's weights (fine-tuning; same model config)")
     s.add_argument("--unlab", help="untranscribed data dir (features cached) that learns from the KD term only")
-    s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    s.add_argument("--device", default="auto",
+                   help="auto | cpu | cuda[:N] (default: auto); under torchrun auto/cuda = the process's LOCAL_RANK GPU")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
