@@ -1,15 +1,15 @@
-"""CTC forced alignment (torchaudio) and splitting long utterances at word gaps, so that each piece
-gets exactly its own words: no label lost or duplicated at a cut, pieces short enough to train on."""
+"""Word spans from CTC forced alignment (decoding.align_tokens), and splitting long utterances at
+word gaps, so that each piece gets exactly its own words: no label lost or duplicated at a cut,
+pieces short enough to train on."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import torch
-import torchaudio
 
 from asr_kd.data.tokens import SPACE, Units
+from asr_kd.decoding import align_tokens
 
 FRAME_SECONDS = 0.04  # one output frame after x4 subsampling of 10 ms fbank frames
 
@@ -19,18 +19,6 @@ class Word:
     text: str
     start: int  # first output frame of its first token
     end: int  # one past the last frame of its last token
-
-
-def align_tokens(logits: torch.Tensor, ids: list[int]) -> list:
-    """(T, V) CTC logits and target ids -> one torchaudio TokenSpan (token, start, end) per id,
-    by Viterbi forced alignment."""
-    log_probs = logits.float().log_softmax(-1)[None]  # (1, T, V)
-    with warnings.catch_warnings():  # torchaudio 2.9 flags forced_align as deprecated; it is pinned here
-        warnings.simplefilter("ignore", UserWarning)
-        path, scores = torchaudio.functional.forced_align(log_probs, torch.tensor([ids], dtype=torch.int32), blank=0)
-    spans = torchaudio.functional.merge_tokens(path[0], scores[0].exp(), blank=0)
-    assert len(spans) == len(ids), "forced alignment lost tokens"
-    return spans
 
 
 def align_words(logits: torch.Tensor, text: str, units: Units) -> list[Word]:

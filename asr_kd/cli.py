@@ -12,10 +12,18 @@ def _compute_feats(a):
 
     conf = ExperimentConfig.load(a.config).feature_conf if a.config else FeatureConfig()
     for d in a.data_dirs:
-        frames, skipped, cut = compute_feats(d, conf, a.skip_bad, a.allow_pipes)
-        print(f"{d}: {frames} frames" + (f"; skipped {len(skipped)} bad utterance(s), see {d}/feats.skipped"
-                                         if skipped else "")
+        frames, skipped, cut = compute_feats(d, conf, a.skip_bad, a.allow_pipes, a.shard)
+        where = f"{d}/split{a.shard[1]}/{a.shard[0]}" if a.shard else d
+        print(f"{where}: {frames} frames" + (f"; skipped {len(skipped)} bad utterance(s), see {where}/feats.skipped"
+                                             if skipped else "")
               + (f"; {cut} segment(s) ran past the end of their recording and were cut there" if cut else ""))
+
+
+def _merge_feats(a):
+    from asr_kd.features import merge_feats
+
+    for d in a.data_dirs:
+        print(f"{d}: {merge_feats(d, a.nj)} frames from {a.nj} shard(s)")
 
 
 def _validate_data(a):
@@ -59,8 +67,9 @@ def _train(a):
 
     conf = ExperimentConfig.load(a.config, a.set)
     teacher = a.teacher[0] if a.teacher and len(a.teacher) == 1 else a.teacher
-    train(conf, a.exp, a.train, a.units, a.cmvn, a.dev, teacher, a.device, a.resume, a.teacher_cache,
-          a.teacher_weights, a.unlab, a.init)
+    train(conf, a.exp, a.train, a.units, a.cmvn, dev_dir=a.dev, teacher_path=teacher,
+          teacher_weights=a.teacher_weights, teacher_cache=a.teacher_cache, unlab_dir=a.unlab, init=a.init,
+          device=a.device, resume=a.resume)
 
 
 def _average(a):
@@ -74,8 +83,16 @@ def _average(a):
 def _dump_teacher(a):
     from asr_kd.teacher_cache import dump_teacher
 
-    meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a), a.recording_context)
-    print(f"{a.out}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
+    meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a), a.recording_context, a.shard)
+    where = f"{a.out}/split{a.shard[1]}/{a.shard[0]}" if a.shard else a.out
+    print(f"{where}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
+
+
+def _merge_teacher_cache(a):
+    from asr_kd.teacher_cache import merge_teacher_cache
+
+    meta = merge_teacher_cache(a.data, a.out, a.nj)
+    print(f"{a.out}: top-{meta['top_k']} of {meta['frames']} frames from {a.nj} shard(s), {meta['bytes'] / 1e6:.1f} MB")
 
 
 def _decode(a):
@@ -83,9 +100,19 @@ def _decode(a):
     from asr_kd.scoring import kaldi_wer_line
 
     r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes,
-                        whole_recordings=a.whole_recordings, **_decoder_kwargs(a))
-    print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
+                        whole_recordings=a.whole_recordings, shard=a.shard, **_decoder_kwargs(a))
+    where = f"{a.out}/split{a.shard[1]}/{a.shard[0]}" if a.shard else a.out
+    print(f"{where}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
+
+
+def _merge_decode(a):
+    from asr_kd.evaluate import merge_decode
+    from asr_kd.scoring import kaldi_wer_line
+
+    r = merge_decode(a.data, a.out, a.nj)
+    print(f"{a.out}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
+          f"(total time / total audio of {a.nj} shard(s))")
 
 
 def _transcribe(a):
@@ -196,6 +223,18 @@ def _prepare_synth(a):
     return synth.main(a.extra)
 
 
+def _add_shard_arg(s) -> None:
+    from asr_kd.shards import parse_shard
+
+    s.add_argument("--shard", type=parse_shard, metavar="I/N",
+                   help="only shard I of N (contiguous slices of the sorted utterances), into OUT/splitN/I/; "
+                        "then merge the N shards")
+
+
+def _add_merge_args(s) -> None:
+    s.add_argument("--nj", type=int, required=True, help="number of shards N (the N of --shard I/N)")
+
+
 def _chunk(a):
     from asr_kd.chunking import ChunkConfig
 
@@ -241,7 +280,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable/empty/NaN audio (listed in DIR/feats.skipped) instead of stopping")
     s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
+    _add_shard_arg(s)
     s.set_defaults(fn=_compute_feats)
+
+    s = sub.add_parser("merge-feats", help="join the feature caches of compute-feats --shard I/N into DIR's own")
+    s.add_argument("data_dirs", nargs="+", help="Kaldi data directories with DIR/splitN/1..N/feats.*")
+    _add_merge_args(s)
+    s.set_defaults(fn=_merge_feats)
 
     s = sub.add_parser("validate-data", help="check a Kaldi data dir against validate_data_dir.sh rules")
     s.add_argument("data_dir")
@@ -262,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("units", help="output units.txt")
     s.set_defaults(fn=_make_units)
 
-    s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD)")
+    s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD); data-parallel "
+                       "under `torchrun --nproc_per_node=N -m asr_kd train ...`")
     s.add_argument("--config", required=True, help="experiment YAML")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one YAML value, e.g. --set train_conf.epochs=3 (repeatable)")
@@ -276,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--teacher-cache", help="teacher top-k posteriors from `asr-kd dump-teacher` (instead of --teacher)")
     s.add_argument("--init", help="start from this checkpoint's weights (fine-tuning; same model config)")
     s.add_argument("--unlab", help="untranscribed data dir (features cached) that learns from the KD term only")
-    s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] (default: auto)")
+    s.add_argument("--device", default="auto",
+                   help="auto | cpu | cuda[:N] (default: auto); under torchrun auto/cuda = the process's LOCAL_RANK GPU")
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
@@ -298,7 +345,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "from split-long then get their neighbours as context)")
     s.add_argument("--device", default="cpu")
     _add_chunk_args(s)
+    _add_shard_arg(s)
     s.set_defaults(fn=_dump_teacher)
+
+    s = sub.add_parser("merge-teacher-cache", help="join the caches of dump-teacher --shard I/N into one")
+    s.add_argument("--data", required=True, nargs="+", help="the data dir(s) the shards were dumped from")
+    s.add_argument("--out", required=True, help="the --out of the shards: OUT/splitN/1..N -> OUT")
+    _add_merge_args(s)
+    s.set_defaults(fn=_merge_teacher_cache)
 
     s = sub.add_parser("decode", help="decode a data dir; write text, wer, per_utt, per_spk, rtf.json")
     s.add_argument("--checkpoint", required=True)
@@ -311,7 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decode each wav.scp recording whole and score it against DATA/reco2text (long-form)")
     _add_chunk_args(s)
     _add_decoder_args(s)
+    _add_shard_arg(s)
     s.set_defaults(fn=_decode)
+
+    s = sub.add_parser("merge-decode", help="score the shards of decode --shard I/N as one decode dir")
+    s.add_argument("--data", required=True, help="the data dir the shards decoded")
+    s.add_argument("--out", required=True, help="the --out of the shards: OUT/splitN/1..N -> OUT")
+    _add_merge_args(s)
+    s.set_defaults(fn=_merge_decode)
 
     s = sub.add_parser("transcribe", help="print the transcript of audio files")
     s.add_argument("--checkpoint", required=True)

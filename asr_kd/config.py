@@ -66,6 +66,7 @@ class TrainConfig:
     epochs: int = 10
     max_steps: int = 0  # 0 = no limit beyond epochs
     max_frames_per_batch: int = 6000  # padded input (10 ms) frames per batch
+    accum_grad: int = 1  # batches per optimizer step on each rank: global batch = world size x accum_grad batches
     max_utt_frames: int = 3000  # longer ones are skipped (and counted): cut them with `asr-kd split-long`
     lr: float = 1e-3
     weight_decay: float = 1e-6

@@ -1,5 +1,5 @@
-"""CTC search over model outputs: greedy (incremental, with pause word boundaries) and prefix beam
-search.
+"""CTC search over model outputs: greedy (incremental, with pause word boundaries), prefix beam
+search, and forced alignment to a given token sequence (torchaudio).
 
 Word boundaries at pauses: models trained on single utterances rarely emit `<space>` across a
 silence between two utterances (they never saw one), so words on either side of a pause merge in
@@ -9,8 +9,10 @@ two tokens counts as a word boundary and a `space` is inserted there if the mode
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
+import torchaudio
 
 
 class GreedyCollapser:
@@ -93,3 +95,15 @@ def prefix_beam_search(log_probs: torch.Tensor, beam: int = 8, blank: int = 0,
         best = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
         beams = {p: (v[0], v[1]) for p, v in best}
     return list(max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))[0])
+
+
+def align_tokens(logits: torch.Tensor, ids: list[int]) -> list:
+    """(T, V) CTC logits and target ids -> one torchaudio TokenSpan (token, start, end) per id,
+    by Viterbi forced alignment."""
+    log_probs = logits.float().log_softmax(-1)[None]  # (1, T, V)
+    with warnings.catch_warnings():  # torchaudio 2.9 flags forced_align as deprecated; it is pinned here
+        warnings.simplefilter("ignore", UserWarning)
+        path, scores = torchaudio.functional.forced_align(log_probs, torch.tensor([ids], dtype=torch.int32), blank=0)
+    spans = torchaudio.functional.merge_tokens(path[0], scores[0].exp(), blank=0)
+    assert len(spans) == len(ids), "forced alignment lost tokens"
+    return spans

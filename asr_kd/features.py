@@ -18,8 +18,9 @@ from asr_kd.config import FeatureConfig, SpecAugConfig
 from asr_kd.data.audio import SAMPLE_RATE, AudioError, load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import atomic_path, write_json, write_text
+from asr_kd.shards import check_shard, remove_shards, save_concatenated, shard_dir, shard_dirs, shard_slice
 
-FEATS, FEATS_INDEX, CMVN = "feats.npy", "feats.idx", "cmvn.json"
+FEATS, FEATS_INDEX, SKIPPED, CMVN = "feats.npy", "feats.idx", "feats.skipped", "cmvn.json"
 
 
 def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
@@ -96,15 +97,19 @@ def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | Non
 
 
 def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = False,
-                  allow_pipes: bool = False) -> tuple[int, dict[str, str]]:
+                  allow_pipes: bool = False, shard: tuple[int, int] | None = None) -> tuple[int, dict[str, str]]:
     """Compute fbank for every utterance of `data_dir` into its feature cache.
     Unreadable, empty, non-finite or shorter-than-one-window audio, and segments ending more than
     MAX_OVERSHOOT_S past their recording, stop with a one-line error naming the utterance, or with
     `skip_bad` are left out and listed in DIR/feats.skipped. Segments ending less than that past
     their recording are cut at its end (as Kaldi's extract-segments does) and counted.
+    With `shard` (i, N), only shard i's utterances, into DIR/split<N>/<i>/ (see `merge_feats`).
     Returns (frames, {utt: reason}, utterances cut)."""
     data_dir = Path(data_dir)
     utts = load_data_dir(data_dir, require_text=False, allow_pipes=allow_pipes)
+    out_dir = data_dir
+    if shard:
+        utts, out_dir = shard_slice(utts, *shard), shard_dir(data_dir, *shard)
     chunks, index, offset, skipped, cut = [], [], 0, {}, 0
     for utt in tqdm(utts, desc=f"fbank {data_dir.name}", unit="utt"):
         try:
@@ -121,12 +126,40 @@ def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = Fa
         chunks.append(feats)
         index.append(f"{utt.utt} {offset} {len(feats)}\n")
         offset += len(feats)
-    with atomic_path(data_dir / FEATS) as npy, atomic_path(data_dir / FEATS_INDEX) as idx:
+    with atomic_path(out_dir / FEATS) as npy, atomic_path(out_dir / FEATS_INDEX) as idx:
         with open(npy, "wb") as f:  # both written in full before either replaces the old pair
             np.save(f, np.concatenate(chunks) if chunks else np.zeros((0, conf.num_mel_bins), np.float16))
         idx.write_text("".join(index), encoding="utf-8")
-    write_text(data_dir / "feats.skipped", "".join(f"{u} {r}\n" for u, r in skipped.items()))
+    write_text(out_dir / SKIPPED, "".join(f"{u} {r}\n" for u, r in skipped.items()))
     return offset, skipped, cut
+
+
+def merge_feats(data_dir: str | Path, n: int) -> int:
+    """Join the feature caches of shards 1..n (`compute_feats(shard=...)`) into DIR's own, the same
+    bytes as an unsharded run, and delete the shards; refused if a shard is missing or does not
+    hold exactly its utterances. Returns the frames."""
+    data_dir = Path(data_dir)
+    utts = [u.utt for u in load_data_dir(data_dir, require_text=False, allow_pipes=True)]  # only listed, not run
+    caches, index, skipped, offset = [], [], [], 0
+    for i, d in enumerate(shard_dirs(data_dir, n, SKIPPED), 1):
+        cache, bad = FeatureCache(d), (d / SKIPPED).read_text(encoding="utf-8")
+        have = [*cache.index, *(line.split(" ", 1)[0] for line in bad.splitlines())]
+        check_shard(data_dir, i, n, shard_slice(utts, i, n), have)
+        for utt, (o, k) in cache.index.items():
+            index.append(f"{utt} {offset + o} {k}\n")
+        caches.append(cache.feats)
+        skipped.append(bad)
+        offset += cache.feats.shape[0]
+    width = {c.shape[1] for c in caches}
+    if len(width) > 1:
+        raise ValueError(f"{data_dir}: the shards have different numbers of mel bins {sorted(width)}; rerun them "
+                         "with one --config")
+    with atomic_path(data_dir / FEATS) as npy, atomic_path(data_dir / FEATS_INDEX) as idx:
+        save_concatenated(npy, caches, np.float16, width.pop())
+        idx.write_text("".join(index), encoding="utf-8")
+    write_text(data_dir / SKIPPED, "".join(skipped))
+    remove_shards(data_dir, n, (FEATS, FEATS_INDEX, SKIPPED))
+    return offset
 
 
 class FeatureCache:

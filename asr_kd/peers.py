@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
-from asr_kd.evaluate import cpu_model, write_decode
+from asr_kd.evaluate import write_decode
+from asr_kd.runtime import cpu_model
 
 PEERS = ("whisper-tiny.en", "pocketsphinx")
 

@@ -12,13 +12,13 @@ from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
 from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
-from asr_kd.decoding import GreedyCollapser, prefix_beam_search
+from asr_kd.decoding import GreedyCollapser, align_tokens, prefix_beam_search
 from asr_kd.export import load_exported
 from asr_kd.features import check_length, fbank, frame_samples
 from asr_kd.lm import LMDecoder
 from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
-from asr_kd.train import select_device
+from asr_kd.runtime import select_device
 
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
 DECODERS = ("greedy", "beam")
@@ -130,8 +130,6 @@ class Recognizer:
     def _beam(self, logits: torch.Tensor) -> Result:
         """Prefix beam search on each stretch between pauses (the greedy path's long blank runs),
         joined by word boundaries; word times from a forced alignment of the result."""
-        from asr_kd.align import align_tokens
-
         log_probs = logits.float().log_softmax(-1)
         marks = GreedyCollapser(0, -1, self.pause_frames or len(logits) + 1)
         marks.push(log_probs.argmax(-1).tolist())

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from asr_kd.align import FRAME_SECONDS, align_tokens
+from asr_kd.align import FRAME_SECONDS
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
+from asr_kd.decoding import align_tokens
 from asr_kd.fileio import write_json
 from asr_kd.plots import pyplot, save_png
 

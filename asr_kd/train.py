@@ -1,16 +1,20 @@
-"""The one training loop, for teacher and student alike: KD is a loss term with a frozen teacher."""
+"""The one training loop, for teacher and student alike: KD is a loss term with a frozen teacher
+(asr_kd.teacher_source). In phases, as icefall and WeNet split theirs: set-up (`Trainer.__init__`),
+one epoch (`run_epoch`), one optimizer step and one batch's loss (`optimizer_step`, `batch_loss`),
+evaluation (`evaluate`) and checkpointing (`save_state`, `save_model`). Under torchrun it trains
+data-parallel: DistributedDataParallel, batches sharded by LengthBucketSampler, rank 0 writing."""
 
 from __future__ import annotations
 
 import json
 import logging
 import math
-import random
 import time
+from contextlib import ExitStack, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import jiwer
-import numpy as np
 import torch
 import yaml
 from tqdm import tqdm
@@ -21,50 +25,25 @@ from asr_kd.config import ConfigError, ExperimentConfig, changed_keys
 from asr_kd.data.dataset import Batch, FeatureDataset, LengthBucketSampler, collate
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
+from asr_kd.distributed import Dist
 from asr_kd.explock import ExpLock
 from asr_kd.features import load_cmvn, make_specaug, pad_with_silence
 from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
-from asr_kd.models.ensemble import TeacherEnsemble
 from asr_kd.models.subsampling import FACTOR
-from asr_kd.teacher_cache import TeacherCache
+from asr_kd.runtime import rank_seed, seed_everything, select_device, setup_logging
+from asr_kd.teacher_source import load_teacher
 
 log = logging.getLogger("asr_kd.train")
 
 FINAL, STATE = "final.pt", "last_state.pt"
 # Settings that --resume may change: the run's length (the LR schedule is recomputed for the new
-# number of steps) and bookkeeping. Anything else would make train.yaml describe a run that never happened.
+# number of steps), bookkeeping, and accum_grad, so that a run resumed on fewer (more) devices can keep
+# its global batch of world size x accum_grad batches. Anything else would make train.yaml describe a
+# run that never happened.
 RESUME_MAY_CHANGE = frozenset(f"train_conf.{k}" for k in ("epochs", "max_steps", "log_interval",
-                                                           "checkpoint_interval", "num_threads"))
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu; an explicit 'cuda' without a GPU is an error."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA GPU")
-    return torch.device(name)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def setup_logging(exp_dir: Path, name: str) -> None:
-    """Log to stderr and to exp_dir/log/<name>.log."""
-    (exp_dir / "log").mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger("asr_kd")
-    root.setLevel(logging.INFO)
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    for h in (logging.StreamHandler(), logging.FileHandler(exp_dir / "log" / f"{name}.log")):
-        h.setFormatter(fmt)
-        root.addHandler(h)
+                                                           "checkpoint_interval", "num_threads", "accum_grad"))
 
 
 def _augment(batch: Batch, specaug) -> torch.Tensor:
@@ -98,11 +77,13 @@ def _lr_lambda(warmup: int, total: int):
 
 @torch.no_grad()
 def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: torch.device,
-             max_frames: int) -> dict[str, float]:
-    """Dev CTC loss per frame and greedy character error rate."""
+             max_frames: int, dist: Dist = Dist()) -> dict[str, float]:
+    """Dev CTC loss per frame and greedy character error rate; data-parallel ranks each take every
+    world-size-th batch and pool their sums, so all get the one result."""
     model.eval()
     loss_sum, frames, refs, hyps = 0.0, 0, [], []
-    for idxs in LengthBucketSampler([dataset.num_frames(i) for i in range(len(dataset))], max_frames, shuffle=False):
+    batches = list(LengthBucketSampler([dataset.num_frames(i) for i in range(len(dataset))], max_frames, shuffle=False))
+    for idxs in batches[dist.rank :: dist.world_size]:
         batch = collate([dataset[i] for i in idxs]).to(device)
         logits, lens = model(batch.feats, batch.feat_lens)
         loss_sum += ctc_loss(logits, lens, batch.targets, batch.target_lens).item() * lens.sum().item()
@@ -111,6 +92,10 @@ def evaluate(model: CTCModel, dataset: FeatureDataset, units: Units, device: tor
             hyps.append(units.decode(ids))
             refs.append(units.decode(tgt[:n].tolist()))
     model.train()
+    if dist.enabled:
+        loss_sum, frames = dist.all_sum([loss_sum, frames])
+        pairs = dist.gather((refs, hyps))
+        refs, hyps = [r for rs, _ in pairs for r in rs], [h for _, hs in pairs for h in hs]
     return {"loss": loss_sum / frames, "cer": jiwer.cer(refs, hyps)}
 
 
@@ -128,180 +113,297 @@ def _check_resume_config(exp_dir: Path, resolved: dict) -> None:
                           f"{', '.join(sorted(RESUME_MAY_CHANGE))} may change on --resume (use a new exp dir)")
 
 
-def train(conf: ExperimentConfig, exp_dir: str | Path, *args, **kwargs) -> Path:
-    """`_train` (see there for the arguments) while holding the exp dir's lock, after removing
-    temp files that a killed run left behind."""
-    exp_dir = Path(exp_dir)
-    with ExpLock(exp_dir):
-        remove_stale_temps(exp_dir)
-        return _train(conf, exp_dir, *args, **kwargs)
+@dataclass(frozen=True)
+class Inputs:
+    """What a run reads besides its config (recorded under `data:` in train.yaml)."""
+
+    train: str | Path
+    units: str | Path
+    cmvn: str | Path
+    dev: str | Path | None = None
+    unlab: str | Path | None = None  # untranscribed utterances: KD term only
+    teacher: str | Path | list | None = None  # online teacher checkpoint(s); several = an ensemble
+    teacher_weights: list[float] | None = None
+    teacher_cache: str | Path | None = None  # from `asr-kd dump-teacher`
+    init: str | Path | None = None  # starting weights (fine-tuning)
+
+    def check(self, conf: ExperimentConfig) -> None:
+        if (self.teacher or self.teacher_cache) and conf.kd_conf is None:
+            raise ValueError("a teacher was given but the config has no kd_conf section")
+        if self.teacher and self.teacher_cache:
+            raise ValueError("give either a teacher checkpoint or a teacher cache, not both")
+        if self.unlab and not (self.teacher or self.teacher_cache):
+            raise ValueError("untranscribed data (--unlab) needs a teacher or a teacher cache to learn from")
+        if not isinstance(conf.train_conf.accum_grad, int) or conf.train_conf.accum_grad < 1:
+            raise ConfigError(f"train_conf.accum_grad must be an integer >= 1, got {conf.train_conf.accum_grad!r}")
+
+    def record(self) -> dict:
+        def opt(p):
+            return str(p) if p else None
+
+        teacher = [str(p) for p in self.teacher] if isinstance(self.teacher, (list, tuple)) else opt(self.teacher)
+        return {"train": str(self.train), "dev": opt(self.dev), "units": str(self.units), "cmvn": str(self.cmvn),
+                "teacher": teacher, "teacher_weights": self.teacher_weights,
+                "teacher_cache": opt(self.teacher_cache), "unlab": opt(self.unlab), "init": opt(self.init)}
 
 
-def _train(conf: ExperimentConfig, exp_dir: Path, train_dir: str | Path, units_path: str | Path,
-          cmvn_path: str | Path, dev_dir: str | Path | None = None, teacher_path: str | Path | None = None,
-          device: str = "auto", resume: bool = False, teacher_cache: str | Path | None = None,
-          teacher_weights: list[float] | None = None, unlab_dir: str | Path | None = None,
-          init: str | Path | None = None) -> Path:
+def train(conf: ExperimentConfig, exp_dir: str | Path, train_dir: str | Path, units_path: str | Path,
+          cmvn_path: str | Path, *, dev_dir: str | Path | None = None, teacher_path: str | Path | list | None = None,
+          teacher_weights: list[float] | None = None, teacher_cache: str | Path | None = None,
+          unlab_dir: str | Path | None = None, init: str | Path | None = None, device: str = "auto",
+          resume: bool = False) -> Path:
     """Train `conf.model` on `train_dir`; with `teacher_path` (online; a list of checkpoints is an
     ensemble averaged with `teacher_weights`) or `teacher_cache` (top-k posteriors from
     `asr-kd dump-teacher`), distil from that frozen teacher; `unlab_dir` adds untranscribed
     utterances that learn from the KD term only (the cache must cover them too); `init` starts from
-    a checkpoint's weights (fine-tuning; same model config).
-    Writes exp_dir/{train.yaml, final.pt, last_state.pt, log/}; returns the final checkpoint path."""
-    tc = conf.train_conf
-    setup_logging(exp_dir, "train")
-    seed_everything(tc.seed)
-    dev = select_device(device)
-    if dev.type == "cpu":
-        torch.set_num_threads(tc.num_threads or torch.get_num_threads())
-    use_amp = tc.amp and dev.type == "cuda"
-    if (teacher_path or teacher_cache) and conf.kd_conf is None:
-        raise ValueError("a teacher was given but the config has no kd_conf section")
-    if teacher_path and teacher_cache:
-        raise ValueError("give either a teacher checkpoint or a teacher cache, not both")
-    if unlab_dir and not (teacher_path or teacher_cache):
-        raise ValueError("untranscribed data (--unlab) needs a teacher or a teacher cache to learn from")
+    a checkpoint's weights (fine-tuning; same model config); `resume` continues from
+    exp_dir/last_state.pt if there is one.
+    Writes exp_dir/{train.yaml, final.pt, epoch_<N>.pt, last_state.pt, train_summary.json, log/}
+    while holding the exp dir's lock, after removing temp files a killed run left behind; returns
+    the final checkpoint path. Under torchrun (WORLD_SIZE > 1) every process calls this: rank 0
+    holds the lock and writes, the others only train."""
+    exp_dir, dist = Path(exp_dir), Dist.from_env()
+    dev = select_device(device, dist.local_rank if dist.enabled else None)
+    inputs = Inputs(train_dir, units_path, cmvn_path, dev_dir, unlab_dir, teacher_path, teacher_weights,
+                    teacher_cache, init)
+    with dist.session(dev), ExitStack() as held:
+        def claim() -> None:
+            held.enter_context(ExpLock(exp_dir))
+            remove_stale_temps(exp_dir)
 
-    units = Units.read(units_path)
-    model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(units),
-                        load_cmvn(cmvn_path)).to(dev)
-    if init:
-        init_model, init_units, _ = checkpoint.load_model(init)
-        if init_units.symbols != units.symbols:
-            raise ValueError(f"{init}: units differ from {units_path}")
-        try:
-            model.load_state_dict(init_model.state_dict())
-        except RuntimeError as e:
-            raise ValueError(f"{init}: weights do not fit {conf.model} {conf.model_conf} ({str(e)[:120]})") from None
-    teacher = None
-    if teacher_path:
-        paths = [teacher_path] if isinstance(teacher_path, (str, Path)) else list(teacher_path)
-        teachers = []
-        for path in paths:
-            model_t, teacher_units, _ = checkpoint.load_model(path)
-            if teacher_units.symbols != units.symbols:
-                raise ValueError(f"{path}: teacher units differ from {units_path}")
-            teachers.append(model_t)
-        teacher = (teachers[0] if len(teachers) == 1 else TeacherEnsemble(teachers, teacher_weights).eval())
-        teacher = teacher.to(dev).requires_grad_(False)
-    cache = TeacherCache(teacher_cache) if teacher_cache else None
-    if cache is not None and cache.meta["units"] != units.symbols:
-        raise ValueError(f"{teacher_cache}: teacher units differ from {units_path}")
+        dist.on_main(claim)
+        return Trainer(conf, exp_dir, inputs, dev, dist, resume).fit()
 
-    resolved = {**conf.to_dict(), "data": {"train": str(train_dir), "dev": str(dev_dir) if dev_dir else None,
-                "units": str(units_path), "cmvn": str(cmvn_path),
-                "teacher": ([str(p) for p in teacher_path] if isinstance(teacher_path, (list, tuple))
-                            else str(teacher_path) if teacher_path else None),
-                "teacher_weights": teacher_weights,
-                "teacher_cache": str(teacher_cache) if teacher_cache else None,
-                "unlab": str(unlab_dir) if unlab_dir else None, "init": str(init) if init else None}}
-    if resume and (exp_dir / STATE).exists():
-        _check_resume_config(exp_dir, resolved)
-    write_text(exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
 
-    data = FeatureDataset(train_dir, units, tc.max_utt_frames)
-    if unlab_dir:
-        data.extend(FeatureDataset(unlab_dir, units, tc.max_utt_frames, transcribed=False))
-    if cache is not None:
-        missing = [u for _, u, _ in data.items if u not in cache.index]
-        if missing:
-            raise ValueError(f"{teacher_cache}: no teacher posteriors for {len(missing)} training utterance(s), "
-                             f"e.g. {missing[0]!r}; dump the teacher over every training data dir")
-    audio_seconds = sum(data.num_frames(i) for i in range(len(data))) * conf.feature_conf.frame_shift_ms / 1000
-    dev_data = FeatureDataset(dev_dir, units) if dev_dir else None
-    sampler = LengthBucketSampler([data.num_frames(i) for i in range(len(data))], tc.max_frames_per_batch, seed=tc.seed)
-    total_steps = tc.max_steps or tc.epochs * len(sampler)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(tc.warmup_steps, total_steps))
-    specaug = make_specaug(conf.specaug_conf)
-    pad_frames = round(tc.pad_silence_s * 1000 / (FACTOR * conf.feature_conf.frame_shift_ms))  # 40 ms output frames
+class Trainer:
+    """One run of `conf` into `exp_dir`: set up here (seeds, model, teacher, data, optimizer, and the
+    state of a resumed run), then `fit()`."""
 
-    step, epoch, start_batch, elapsed = 0, 0, 0, 0.0
-    if resume and (exp_dir / STATE).exists():
-        state = checkpoint.load_state(exp_dir / STATE)
-        model.load_state_dict(state["model"]["state_dict"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step, epoch, start_batch, elapsed = state["step"], state["epoch"], state["batch"], state["elapsed"]
-        torch.set_rng_state(state["rng"])
-        log.info("resumed from %s at step %d (epoch %d, batch %d)", exp_dir / STATE, step, epoch, start_batch)
+    def __init__(self, conf: ExperimentConfig, exp_dir: Path, inputs: Inputs, device: torch.device, dist: Dist,
+                 resume: bool):
+        tc = self.tc = conf.train_conf
+        self.conf, self.exp_dir, self.inputs, self.dev, self.dist = conf, exp_dir, inputs, device, dist
+        setup_logging(exp_dir, "train", dist.rank)
+        seed_everything(rank_seed(tc.seed, dist.rank))
+        if device.type == "cpu":
+            torch.set_num_threads(tc.num_threads or torch.get_num_threads())
+        self.use_amp = tc.amp and device.type == "cuda"
+        inputs.check(conf)
+        self.units = Units.read(inputs.units)
+        self.model = self._build_model()  # the module itself; self.ddp is what trains (DDP-wrapped or the same)
+        self.teacher = load_teacher(self.units, inputs.units, device, inputs.teacher, inputs.teacher_weights,
+                                    inputs.teacher_cache)
+        resuming = dist.on_main(lambda: self._write_config(resume))
+        self.data, self.dev_data = self._load_data()
+        self.sampler = LengthBucketSampler([self.data.num_frames(i) for i in range(len(self.data))],
+                                           tc.max_frames_per_batch, seed=tc.seed, num_replicas=dist.world_size,
+                                           rank=dist.rank)
+        # each step takes world size x accum_grad batches: ceil(ceil(N / W) / A) = ceil(N / (W A)) steps per epoch
+        self.batches_per_step = dist.world_size * tc.accum_grad
+        self.total_steps = tc.max_steps or tc.epochs * math.ceil(len(self.sampler.batches) / self.batches_per_step)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer,
+                                                           _lr_lambda(tc.warmup_steps, self.total_steps))
+        self.specaug = make_specaug(conf.specaug_conf)
+        self.pad_frames = round(tc.pad_silence_s * 1000 / (FACTOR * conf.feature_conf.frame_shift_ms))  # 40 ms frames
+        self.step, self.epoch, self.position, self.elapsed = 0, 0, 0, 0.0  # position: global batches of the epoch run
+        if resuming:
+            self._restore()
+        self.ddp = (torch.nn.parallel.DistributedDataParallel(
+            self.model, device_ids=[device.index] if device.type == "cuda" else None) if dist.enabled else self.model)
+        self.metrics = None  # rank 0's log/metrics.jsonl while fit() runs
 
-    def ckpt() -> dict:
-        return checkpoint.model_checkpoint(model, conf.model, conf.model_conf, units, conf.feature_conf)
+    def _build_model(self) -> CTCModel:
+        conf, inputs = self.conf, self.inputs
+        model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, len(self.units),
+                            load_cmvn(inputs.cmvn)).to(self.dev)
+        if inputs.init:
+            init_model, init_units, _ = checkpoint.load_model(inputs.init)
+            if init_units.symbols != self.units.symbols:
+                raise ValueError(f"{inputs.init}: units differ from {inputs.units}")
+            try:
+                model.load_state_dict(init_model.state_dict())
+            except RuntimeError as e:
+                raise ValueError(f"{inputs.init}: weights do not fit {conf.model} {conf.model_conf} "
+                                 f"({str(e)[:120]})") from None
+        return model
 
-    def save_state(next_epoch: int, next_batch: int) -> None:
-        checkpoint.save({"model": ckpt(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "step": step, "epoch": next_epoch, "batch": next_batch, "elapsed": elapsed,
-                         "rng": torch.get_rng_state()}, exp_dir / STATE)
+    def _write_config(self, resume: bool) -> bool:
+        """Write train.yaml (rank 0), after checking that a resumed run keeps its config; returns
+        whether there is a state to resume from."""
+        resuming = resume and (self.exp_dir / STATE).exists()
+        resolved = {**self.conf.to_dict(), "data": self.inputs.record()}
+        if resuming:
+            _check_resume_config(self.exp_dir, resolved)
+        write_text(self.exp_dir / "train.yaml", yaml.safe_dump(resolved, sort_keys=False))
+        return resuming
 
-    log.info("model %s: %d parameters; %d train utterances, %d batches/epoch, %d steps; device %s%s%s",
-             conf.model, num_params(model), len(data), len(sampler), total_steps, dev,
-             " (bf16 autocast)" if use_amp else "",
-             f"; KD from {teacher_path or teacher_cache}" if (teacher or cache) else "")
-    metrics = open(exp_dir / "log" / "metrics.jsonl", "a")
-    model.train()
-    while epoch < tc.epochs and step < total_steps:
-        sampler.set_epoch(epoch)
-        bar = tqdm(total=len(sampler), initial=start_batch, desc=f"epoch {epoch + 1}/{tc.epochs}", unit="batch")
+    def _load_data(self) -> tuple[FeatureDataset, FeatureDataset | None]:
+        tc, inputs = self.tc, self.inputs
+        data = FeatureDataset(inputs.train, self.units, tc.max_utt_frames)
+        if inputs.unlab:
+            data.extend(FeatureDataset(inputs.unlab, self.units, tc.max_utt_frames, transcribed=False))
+        if self.teacher is not None:
+            self.teacher.check_covers([u for _, u, _ in data.items])
+        return data, FeatureDataset(inputs.dev, self.units) if inputs.dev else None
+
+    def _restore(self) -> None:
+        """Continue from last_state.pt, on any world size: the position is in global batches, and
+        rank r takes back rank r's random state (a rank the saved run did not have reseeds)."""
+        state = checkpoint.load_state(self.exp_dir / STATE)
+        self.model.load_state_dict(state["model"]["state_dict"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.step, self.epoch, self.position = state["step"], state["epoch"], state["batch"]
+        self.elapsed = state["elapsed"]
+        rngs = state.get("rngs", [state["rng"]])
+        if self.dist.rank < len(rngs):
+            torch.set_rng_state(rngs[self.dist.rank])
+        else:
+            seed_everything(rank_seed(self.tc.seed, self.dist.rank) + self.step)
+        log.info("resumed from %s at step %d (epoch %d, batch %d)", self.exp_dir / STATE, self.step, self.epoch,
+                 self.position)
+        before = state.get("world_size", 1) * state.get("accum_grad", 1)
+        if before != self.batches_per_step:
+            log.warning("the global batch changes from %d to %d batches per step (world size x accum_grad); set "
+                        "train_conf.accum_grad to keep it", before, self.batches_per_step)
+
+    def fit(self) -> Path:
+        """Epochs until train_conf.epochs or max_steps; returns the final checkpoint's path."""
+        tc, dist = self.tc, self.dist
+        log.info("model %s: %d parameters; %d train utterances, %d batches/epoch, %d steps; device %s%s%s%s",
+                 self.conf.model, num_params(self.model), len(self.data), len(self.sampler.batches), self.total_steps,
+                 self.dev, " (bf16 autocast)" if self.use_amp else "",
+                 f"; KD from {self.teacher.name}" if self.teacher else "",
+                 f"; {dist.world_size} rank(s) x accum_grad {tc.accum_grad} = {self.batches_per_step} batches per step"
+                 if self.batches_per_step > 1 else "")
+        with open(self.exp_dir / "log" / "metrics.jsonl", "a") if dist.is_main else nullcontext() as self.metrics:
+            self.ddp.train()
+            while self.epoch < tc.epochs and self.step < self.total_steps:
+                self.run_epoch()
+                self.end_epoch()
+        self.save_model(self.exp_dir / FINAL)
+        if dist.is_main:
+            frames = sum(map(self.data.num_frames, range(len(self.data))))
+            audio_seconds = frames * self.conf.feature_conf.frame_shift_ms / 1000
+            write_json(self.exp_dir / "train_summary.json", {
+                "model": self.conf.model, "params": num_params(self.model), "steps": self.step, "epochs": self.epoch,
+                "train_seconds": round(self.elapsed, 1), "device": str(self.dev), "threads": torch.get_num_threads(),
+                "world_size": dist.world_size, "accum_grad": tc.accum_grad,
+                "train_utts": len(self.data), "skipped": self.data.skipped, "kd": self.teacher is not None,
+                "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
+                "x_real_time": round(audio_seconds * self.epoch / max(self.elapsed, 1e-9), 1),
+            })
+        log.info("done: %d steps in %.0f s -> %s", self.step, self.elapsed, self.exp_dir / FINAL)
+        dist.barrier()
+        return self.exp_dir / FINAL
+
+    def run_epoch(self) -> None:
+        """This rank's share of the rest of the epoch, `accum_grad` batches per optimizer step."""
+        w, accum = self.dist.world_size, self.tc.accum_grad
+        self.sampler.set_epoch(self.epoch, self.position)
+        shard = list(self.sampler)
+        per_rank = math.ceil(len(self.sampler.batches) / w)
+        bar = tqdm(total=per_rank, initial=per_rank - len(shard), desc=f"epoch {self.epoch + 1}/{self.tc.epochs}",
+                   unit="batch", disable=not self.dist.is_main)
         t0 = time.time()
-        for bi, idxs in enumerate(sampler):
-            if bi < start_batch:
-                continue
-            items, shifts = [data[i] for i in idxs], None
-            if pad_frames:
-                items, shifts = _pad_silence(items, pad_frames, conf.feature_conf)
-            batch = collate(items).to(dev)
-            feats = _augment(batch, specaug) if specaug else batch.feats
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                logits, lens = model(feats, batch.feat_lens)
-                teacher_logits = None
-                if teacher is not None:
-                    with torch.no_grad():
-                        teacher_logits, teacher_lens = teacher(batch.feats, batch.feat_lens)
-                    assert torch.equal(teacher_lens, lens), "teacher and student frame rates differ"
-                elif cache is not None:
-                    teacher_logits = cache.dense(batch.utts, logits.shape[1], shifts).to(dev)  # (B, T', V) log-probs
-            loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher_logits, conf.kd_conf)
-            bar.update(1)
-            if not torch.isfinite(loss):  # one bad batch must not end a long run
-                log.warning("step %d: non-finite loss %s on %s; batch skipped", step, parts, batch.utts[:3])
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if step % tc.log_interval == 0:
-                rec = {"step": step, "epoch": epoch, "loss": loss.item(), **parts, "grad_norm": grad_norm.item(),
-                       "lr": scheduler.get_last_lr()[0]}
-                metrics.write(json.dumps(rec) + "\n")
-                metrics.flush()
-                log.info("step %d %s", step, " ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "step"))
-            if step % tc.checkpoint_interval == 0:
-                save_state(epoch, bi + 1)
-            if step >= total_steps:
+        for i in range(0, len(shard), accum):
+            group = shard[i : i + accum]
+            self.position += w * len(group)
+            if self.optimizer_step(group, bar) and self.step >= self.total_steps:
                 break
         bar.close()
-        elapsed += time.time() - t0
-        epoch, start_batch = epoch + 1, 0
-        if dev_data is not None:
-            result = evaluate(model, dev_data, units, dev, tc.max_frames_per_batch)
-            metrics.write(json.dumps({"step": step, "epoch": epoch, "dev_loss": result["loss"], "dev_cer": result["cer"]}) + "\n")
-            metrics.flush()
-            log.info("epoch %d: dev loss %.4f, dev CER (greedy) %.2f%%", epoch, result["loss"], 100 * result["cer"])
-        save_state(epoch, 0)
-        checkpoint.save(ckpt(), epoch_checkpoint(exp_dir, epoch))  # for `asr-kd average`
-        checkpoint.save(ckpt(), exp_dir / FINAL)
-    metrics.close()
-    checkpoint.save(ckpt(), exp_dir / FINAL)
-    write_json(exp_dir / "train_summary.json", {
-        "model": conf.model, "params": num_params(model), "steps": step, "epochs": epoch,
-        "train_seconds": round(elapsed, 1), "device": str(dev), "threads": torch.get_num_threads(),
-        "train_utts": len(data), "skipped": data.skipped, "kd": bool(teacher_path or teacher_cache),
-        "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
-        "x_real_time": round(audio_seconds * epoch / max(elapsed, 1e-9), 1),
-    })
-    log.info("done: %d steps in %.0f s -> %s", step, elapsed, exp_dir / FINAL)
-    return exp_dir / FINAL
+        self.elapsed += time.time() - t0
+
+    def optimizer_step(self, group: list[list[int]], bar: tqdm) -> bool:
+        """One optimizer step on this rank's `group` of batches: gradients averaged over the batches
+        (accumulated) and the ranks (DDP). Skipped when the gradient is not finite, which a
+        non-finite loss on any rank makes it on all of them. Returns whether the step was taken."""
+        tc = self.tc
+        self.optimizer.zero_grad(set_to_none=True)
+        losses, parts = [], []
+        for j, idxs in enumerate(group):
+            with self.ddp.no_sync() if self.dist.enabled and j < len(group) - 1 else nullcontext():
+                loss, batch_parts, batch = self.batch_loss(idxs)
+                bar.update(1)
+                if not torch.isfinite(loss):  # one bad batch must not end a long run
+                    log.warning("step %d: non-finite loss %s on %s; step skipped", self.step, batch_parts,
+                                batch.utts[:3])
+                    loss = float("nan") * sum(p.sum() for p in self.model.parameters())  # NaN gradients, all ranks
+                (loss / len(group)).backward()
+            losses.append(loss.item())
+            parts.append(batch_parts)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), tc.grad_clip)
+        if not torch.isfinite(grad_norm):
+            if all(map(math.isfinite, losses)):  # not already reported: a bad loss on another rank, or bad gradients
+                log.warning("step %d: non-finite gradient; step skipped", self.step)
+            return False
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        if self.step % tc.log_interval == 0:
+            keys = list(parts[0])
+            means = self.dist.all_mean([sum(losses) / len(losses)] + [sum(p[k] for p in parts) / len(parts)
+                                                                      for k in keys])  # over batches and ranks
+            rec = {"step": self.step, "epoch": self.epoch, "loss": means[0], **dict(zip(keys, means[1:])),
+                   "grad_norm": grad_norm.item(), "lr": self.scheduler.get_last_lr()[0]}
+            self._record(rec)
+            log.info("step %d %s", self.step, " ".join(f"{k}={v:.4g}" for k, v in rec.items() if k != "step"))
+        if self.step % tc.checkpoint_interval == 0:
+            self.save_state()
+        return True
+
+    def batch_loss(self, idxs: list[int]) -> tuple[torch.Tensor, dict[str, float], Batch]:
+        """(loss, its parts, the batch) of the utterances `idxs`: silence padding and SpecAugment,
+        the student, the teacher's view of the same batch, and CTC (+ KD)."""
+        items, shifts = [self.data[i] for i in idxs], None
+        if self.pad_frames:
+            items, shifts = _pad_silence(items, self.pad_frames, self.conf.feature_conf)
+        batch = collate(items).to(self.dev)
+        feats = _augment(batch, self.specaug) if self.specaug else batch.feats
+        with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.use_amp):
+            logits, lens = self.ddp(feats, batch.feat_lens)  # (B, T', V), (B,)
+            teacher = self.teacher(batch, lens, logits.shape[1], shifts) if self.teacher else None  # (B, T', V)
+        loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher, self.conf.kd_conf)
+        return loss, parts, batch
+
+    def end_epoch(self) -> None:
+        """Close the epoch: dev evaluation, the resumable state, epoch_<N>.pt and final.pt."""
+        self.epoch, self.position = self.epoch + 1, 0
+        if self.dev_data is not None:
+            result = evaluate(self.model, self.dev_data, self.units, self.dev, self.tc.max_frames_per_batch, self.dist)
+            self._record({"step": self.step, "epoch": self.epoch, "dev_loss": result["loss"], "dev_cer": result["cer"]})
+            log.info("epoch %d: dev loss %.4f, dev CER (greedy) %.2f%%", self.epoch, result["loss"],
+                     100 * result["cer"])
+        self.save_state()
+        self.save_model(epoch_checkpoint(self.exp_dir, self.epoch))  # for `asr-kd average`
+        self.save_model(self.exp_dir / FINAL)
+
+    def _record(self, rec: dict) -> None:
+        """Append `rec` to log/metrics.jsonl (rank 0)."""
+        if self.metrics is not None:
+            self.metrics.write(json.dumps(rec) + "\n")
+            self.metrics.flush()
+
+    def _model_checkpoint(self) -> dict:
+        """The model as decoding loads it; the weights of the module itself, without DDP's `module.` prefix."""
+        return checkpoint.model_checkpoint(self.model, self.conf.model, self.conf.model_conf, self.units,
+                                           self.conf.feature_conf)
+
+    def save_model(self, path: Path) -> None:
+        """A model checkpoint at `path` (rank 0)."""
+        if self.dist.is_main:
+            checkpoint.save(self._model_checkpoint(), path)
+
+    def save_state(self) -> None:
+        """last_state.pt for --resume (rank 0 writes; all ranks must call): the model as save_model
+        has it, optimizer, LR schedule, step, the epoch's position in global batches of the
+        one-process order (so a resume may use another world size or accum_grad) and every rank's RNG."""
+        rngs = self.dist.gather(torch.get_rng_state())
+        if self.dist.is_main:
+            checkpoint.save({"model": self._model_checkpoint(),
+                             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                             "step": self.step, "epoch": self.epoch, "batch": self.position, "elapsed": self.elapsed,
+                             "rng": rngs[0], "rngs": rngs, "world_size": self.dist.world_size,
+                             "accum_grad": self.tc.accum_grad}, self.exp_dir / STATE)

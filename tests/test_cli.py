@@ -7,7 +7,7 @@ from asr_kd.cli import main
 
 SUBCOMMANDS = ["bench", "export", "make-lm", "peer", "plot", "compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
                "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes",
-               "average", "augment-data"]
+               "average", "augment-data", "merge-feats", "merge-teacher-cache", "merge-decode"]
 
 
 @pytest.mark.parametrize("sub", SUBCOMMANDS)

@@ -1,26 +1,37 @@
-"""Tiny end-to-end run of egs/synth/s0/run.sh: synthesis -> features -> teacher -> students -> decode -> table."""
+"""Tiny end-to-end run of egs/synth/s0/run.sh: synthesis -> features -> teacher -> students -> decode -> table;
+and the same run's features, teacher cache and decodes again as 2 sharded jobs each (--nj 2)."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0"
 TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
 
 
-def _run(tmp_path, *args):
+def _run(root, *args):
     return subprocess.run(
         ["./run.sh", "--hours", "0.01", "--eval-utts", "1", "--conf", str(TINY),
-         "--data", str(tmp_path / "data"), "--exp", str(tmp_path / "exp"), "--device", "cpu", *args],
+         "--data", str(root / "data"), "--exp", str(root / "exp"), "--device", "cpu", *args],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
     )
 
 
-def test_recipe_end_to_end(tmp_path):
-    out = _run(tmp_path)
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory):
+    """One tiny recipe run (--nj 1) shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("recipe")
+    out = _run(root)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    data, exp = tmp_path / "data", tmp_path / "exp"
+    return root
+
+
+def test_recipe_end_to_end(recipe):
+    data, exp = recipe / "data", recipe / "exp"
     train_spk = set((data / "train" / "spk2utt").read_text().split()[::2])
     test_spk = {line.split()[0] for line in (data / "test" / "spk2utt").read_text().splitlines()}
     assert test_spk and not train_spk & test_spk
@@ -36,6 +47,47 @@ def test_recipe_end_to_end(tmp_path):
     assert "--teacher-cache" in (exp / "student_kd" / "log" / "run.log").read_text()
     assert (exp / "teacher" / "cache_train" / "meta.json").exists()
     # Stages are idempotent: a rerun skips everything and prints the same table.
-    again = _run(tmp_path)
+    again = _run(recipe)
     assert again.returncode == 0 and "skipping" in again.stdout
     assert (exp / "results.md").read_text() == table
+
+
+def _wer_columns(table: str) -> list[list[str]]:
+    """The results tables without the RTF and train time columns and the job wall times."""
+    rows, drop = [], set()
+    for line in table.split("Job wall times")[0].splitlines():
+        cells = line.split("|")
+        if line.startswith("| model"):
+            drop = {k for k, c in enumerate(cells) if c.strip().startswith(("RTF", "train time"))}
+        rows.append([c for k, c in enumerate(cells) if k not in drop] if line.startswith("|") else [line])
+    return rows
+
+
+def test_recipe_nj2_gives_the_same_results(recipe, tmp_path):
+    """Features, the teacher cache and the teacher's decodes (every set, greedy and beam + LM) redone
+    as 2 shards + merge each: the same bytes, and the same WERs in the results tables."""
+    shutil.copytree(recipe / "data", tmp_path / "data", symlinks=True)
+    shutil.copytree(recipe / "exp", tmp_path / "exp", symlinks=True, ignore=lambda d, names: [
+        n for n in names if Path(d).name == "teacher" and (n.startswith("decode_") or n == "cache_train")])
+    (tmp_path / "data" / ".feats.done").unlink()
+    for d in ("train_all", "dev"):
+        for f in ("feats.npy", "feats.idx"):
+            (tmp_path / "data" / d / f).unlink()
+    out = _run(tmp_path, "--nj", "2")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "stage 1: fbank features for train_all/dev (2 job(s))" in out.stdout
+    for d, extra in (("train_all", ["cmvn.json"]), ("dev", [])):
+        for f in ["feats.npy", "feats.idx", "feats.skipped", *extra]:
+            assert (tmp_path / "data" / d / f).read_bytes() == (recipe / "data" / d / f).read_bytes(), (d, f)
+    cache, cache1 = tmp_path / "exp" / "teacher" / "cache_train", recipe / "exp" / "teacher" / "cache_train"
+    for f in ("logp.npy", "ids.npy", "index"):
+        assert (cache / f).read_bytes() == (cache1 / f).read_bytes(), f
+    assert (tmp_path / "exp" / "teacher" / "log" / "dump_teacher.2.log").exists()
+    decodes = sorted(p.relative_to(recipe / "exp") for p in (recipe / "exp").glob("teacher/decode_*"))
+    assert len(decodes) >= 7
+    for d in decodes:
+        for f in ("text", "wer", "per_utt", "per_spk"):
+            assert (tmp_path / "exp" / d / f).read_bytes() == (recipe / "exp" / d / f).read_bytes(), (d, f)
+        assert json.loads((tmp_path / "exp" / d / "rtf.json").read_text())["shards"] == 2
+    table = (tmp_path / "exp" / "results.md").read_text()
+    assert _wer_columns(table) == _wer_columns((recipe / "exp" / "results.md").read_text())

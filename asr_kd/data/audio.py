@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import subprocess
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from asr_kd.data.kaldi_dir import Utterance
+if TYPE_CHECKING:  # kaldi_dir reads audio durations from here: no import at run time
+    from asr_kd.data.kaldi_dir import Utterance
 
 SAMPLE_RATE = 16000
 MIN_SAMPLE_RATE = 1000  # below this a header is corrupt (resampling it would make hours of audio)

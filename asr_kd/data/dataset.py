@@ -86,9 +86,16 @@ class FeatureDataset(torch.utils.data.Dataset):
 
 class LengthBucketSampler(torch.utils.data.Sampler):
     """Batches of similar-length utterances holding at most `max_frames` padded frames each;
-    batch order reshuffled every epoch from (seed, epoch), so runs and resumes are repeatable."""
+    batch order reshuffled every epoch from (seed, epoch), so runs and resumes are repeatable.
 
-    def __init__(self, lengths: list[int], max_frames: int, shuffle: bool = True, seed: int = 0):
+    Data-parallel sharding (`num_replicas` W > 1): every rank draws the same epoch order and takes
+    whole batches of it, rank r the batches r, r + W, r + 2W, ... The batches still to run (from
+    `start`, see set_epoch) are padded to a multiple of W by repeating their first ones, so every
+    rank runs the same number of batches (no rank waits at the epoch's end) and together they run
+    the one-process epoch, at most W - 1 batches of it twice."""
+
+    def __init__(self, lengths: list[int], max_frames: int, shuffle: bool = True, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0):
         order = sorted(range(len(lengths)), key=lambda i: lengths[i])
         self.batches: list[list[int]] = []
         batch: list[int] = []
@@ -99,19 +106,29 @@ class LengthBucketSampler(torch.utils.data.Sampler):
             batch.append(i)
         if batch:
             self.batches.append(batch)
-        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        if not 0 <= rank < num_replicas:
+            raise ValueError(f"rank {rank} outside {num_replicas} replicas")
+        self.shuffle, self.seed, self.epoch, self.start = shuffle, seed, 0, 0
+        self.num_replicas, self.rank = num_replicas, rank
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Epoch `epoch`, skipping its first `start` batches (in the one-process order: a resume)."""
+        self.epoch, self.start = epoch, start
 
-    def __iter__(self):
+    def _rest(self) -> list[list[int]]:
+        """The epoch's batches from `start` on, padded to a multiple of the replicas."""
         batches = list(self.batches)
         if self.shuffle:
             random.Random(self.seed * 100_003 + self.epoch).shuffle(batches)
-        return iter(batches)
+        rest = batches[self.start :]
+        return rest + (rest * self.num_replicas)[: -len(rest) % self.num_replicas]
+
+    def __iter__(self):
+        return iter(self._rest()[self.rank :: self.num_replicas])
 
     def __len__(self) -> int:
-        return len(self.batches)
+        """This rank's batches left in the epoch."""
+        return len(self._rest()) // self.num_replicas
 
 
 def collate(items: list[tuple[str, torch.Tensor, list[int]]]) -> Batch:

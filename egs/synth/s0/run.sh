@@ -14,7 +14,9 @@ stop_stage=100
 hours=4          # hours of training audio to synthesise
 eval_utts=40     # dev/test utterances per held-out speaker
 seed=0           # corpus seed (training seeds live in the YAMLs)
-nj=2             # parallel synthesis jobs
+nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
+prep_nj=2        # parallel processes inside the synthesis and augmentation jobs
+ngpu=1           # training processes (GPUs) per node; > 1: one torchrun job ($cuda_cmd), on Slurm over its nodes
 conf=conf        # folder with teacher.yaml, student.yaml, student_kd.yaml
 data=data        # data directories go here
 exp=exp          # experiment directories go here
@@ -29,16 +31,31 @@ average_num=3    # decode the average of the N epochs with the lowest dev loss (
 robust_sets="noise10 noise0 reverb"  # test_<name> made with conf/augment_test/<name>.yaml: robustness table
 
 . utils/parse_options.sh
+[ "$nj" -ge 1 ] && [ "$ngpu" -ge 1 ] || { echo "$0: --nj and --ngpu must be >= 1" >&2; exit 1; }
 
 models="teacher student_ctc student_kd"
 declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [student_kd]=student_kd.yaml)
 
 . utils/stages.sh
 
+jobs_for() {  # jobs_for FILE...: --nj, but at most the number of lines (utterances) of each FILE
+  local n=$nj f c
+  for f in "$@"; do c=$(wc -l < "$f"); [ "$c" -lt "$n" ] && n=$c; done
+  echo "$n"
+}
+
+run_sharded() {  # run_sharded N CMD LOG ARGS...: `CMD LOG.log ARGS`, or with N > 1 the N jobs
+  local n=$1 cmd=$2 log=$3; shift 3  # `CMD JOB=1:N LOG.JOB.log ARGS --shard JOB/N` (merge them after)
+  if [ "$n" -eq 1 ]; then $cmd $log.log "$@"; else $cmd JOB=1:$n $log.JOB.log "$@" --shard JOB/$n; fi
+}
+
+train_prog="asr-kd train"
+[ "$ngpu" -gt 1 ] && train_prog="utils/torchrun.sh $ngpu -m asr_kd train"
+
 if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
-    --eval-utts-per-spk $eval_utts --seed $seed --nj $nj
+    --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj
   touch $data/.prepare.done
 fi
 
@@ -55,7 +72,7 @@ ckpt=final.pt
 if run_stage 1 && $augment && done_or $data/.augment.done; then
   echo "stage 1: augmented copy of train (speed, pitch, noise, reverb, telephone) -> $data/$train_set"
   $train_cmd $data/log/augment.log asr-kd augment-data --data $data/train --out $data/train_aug \
-    --config $augment_conf --nj $nj
+    --config $augment_conf --nj $prep_nj
   $train_cmd $data/log/combine.log asr-kd combine-data $data/$train_set $data/train $data/train_aug
   touch $data/.augment.done
 fi
@@ -64,14 +81,16 @@ if run_stage 1 && done_or $data/.robust.done; then
   echo "stage 1: robustness test sets: test with ${robust_sets}"
   for r in $robust_sets; do
     $train_cmd $data/log/augment_test_$r.log asr-kd augment-data --data $data/test --out $data/test_$r \
-      --config conf/augment_test/$r.yaml --nj $nj
+      --config conf/augment_test/$r.yaml --nj $prep_nj
   done
   touch $data/.robust.done
 fi
 
 if run_stage 1 && done_or $data/.feats.done; then
-  echo "stage 1: fbank features for $train_set/dev and global CMVN on $train_set"
-  $train_cmd $data/log/feats.log asr-kd compute-feats --config $conf/teacher.yaml $data/$train_set $data/dev
+  n=$(jobs_for $data/$train_set/utt2spk $data/dev/utt2spk)
+  echo "stage 1: fbank features for $train_set/dev ($n job(s)) and global CMVN on $train_set"
+  run_sharded $n "$train_cmd" $data/log/feats asr-kd compute-feats --config $conf/teacher.yaml $data/$train_set $data/dev
+  if [ "$n" -gt 1 ]; then asr-kd merge-feats --nj $n $data/$train_set $data/dev; fi
   $train_cmd $data/log/cmvn.log asr-kd compute-cmvn $data/$train_set
   touch $data/.feats.done
 fi
@@ -91,7 +110,7 @@ fi
 train_model() {  # train_model NAME [extra train args...]
   local name=$1; shift
   if done_or $exp/$name/.done; then
-    $train_cmd $exp/$name/log/run.log asr-kd train --config $conf/${model_conf[$name]} \
+    ${cuda_cmd:-$train_cmd} $exp/$name/log/run.log $train_prog --config $conf/${model_conf[$name]} \
       --train $data/$train_set --dev $data/dev --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json \
       --exp $exp/$name --device $device --resume "$@"
     if [ "$average_num" -gt 0 ]; then
@@ -114,8 +133,12 @@ fi
 if run_stage 5; then
   echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once)"
   if done_or $exp/teacher/cache_train/.done; then
-    $train_cmd $exp/teacher/log/dump_teacher.log asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt \
+    n=$(jobs_for $data/$train_set/feats.idx)
+    run_sharded $n "$train_cmd" $exp/teacher/log/dump_teacher asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt \
       --data $data/$train_set --out $exp/teacher/cache_train --top-k $kd_top_k
+    if [ "$n" -gt 1 ]; then
+      asr-kd merge-teacher-cache --data $data/$train_set --out $exp/teacher/cache_train --nj $n
+    fi
     touch $exp/teacher/cache_train/.done
   fi
   train_model student_kd --teacher-cache $exp/teacher/cache_train
@@ -123,10 +146,12 @@ fi
 
 decode() {  # decode NAME SET SUFFIX [decoder args...]: $exp/NAME/decode_SET[SUFFIX]
   local name=$1 set=$2 suffix=$3; shift 3
-  local out=$exp/$name/decode_$set$suffix
+  local out=$exp/$name/decode_$set$suffix n
   if done_or $out/.done; then
-    $decode_cmd $exp/$name/log/decode_$set$suffix.log asr-kd decode \
+    n=$(jobs_for $data/$set/utt2spk)
+    run_sharded $n "$decode_cmd" $exp/$name/log/decode_$set$suffix asr-kd decode \
       --checkpoint $exp/$name/$ckpt --data $data/$set --out $out --device cpu --num-threads $decode_threads "$@"
+    if [ "$n" -gt 1 ]; then asr-kd merge-decode --data $data/$set --out $out --nj $n; fi
     touch $out/.done
   fi
 }
