@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
 import resource
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from asr_kd.features import check_length
 from asr_kd.fileio import write_json, write_text
 from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
+from asr_kd.runtime import cpu_model
 from asr_kd.scoring import StageTimer, kaldi_wer_line, score
 from asr_kd.shards import check_shard, remove_shards, shard_dir, shard_dirs, shard_slice
 
@@ -26,16 +26,6 @@ WARMUP_SAMPLES = 10 * 16000  # warm-up audio: the first 10 s of the first uttera
 HYPS = "hyps.json"
 SETTINGS = ("batch_size", "chunking", "pause_seconds", "decoder", "beam_size", "precision", "lm", "lm_weight",
             "word_score", "excluded", "whole_recordings")  # rtf.json keys that shards of one decode share
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu",
