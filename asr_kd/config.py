@@ -26,6 +26,19 @@ def from_dict(cls: type[T], values: dict[str, Any] | None, where: str) -> T:
     return cls(**values)
 
 
+def read_yaml_mapping(path: str | Path, empty_ok: bool = False) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (an empty file is {} when `empty_ok`); else ConfigError."""
+    try:
+        d = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    if d is None and empty_ok:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping at top level")
+    return d
+
+
 @dataclass
 class FeatureConfig:
     """Kaldi-compatible log-mel filterbank settings (torchaudio.compliance.kaldi.fbank)."""
@@ -112,12 +125,7 @@ class ExperimentConfig:
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> "ExperimentConfig":
         """Read a YAML file, then apply `section.key=value` overrides (values parsed as YAML)."""
-        try:
-            d = yaml.safe_load(Path(path).read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: {e}") from None
-        if not isinstance(d, dict):
-            raise ConfigError(f"{path}: expected a mapping at top level")
+        d = read_yaml_mapping(path)
         for item in overrides:
             key, sep, value = item.partition("=")
             section, dot, name = key.partition(".")
@@ -194,14 +202,7 @@ class AugmentConfig:
     @classmethod
     def load(cls, path: str | Path | None, overrides: list[str] = ()) -> "AugmentConfig":
         """Read a flat YAML file (None: the defaults), then apply `key=value` overrides (values parsed as YAML)."""
-        d: Any = {}
-        if path is not None:
-            try:
-                d = yaml.safe_load(Path(path).read_text()) or {}
-            except (OSError, yaml.YAMLError) as e:
-                raise ConfigError(f"{path}: {e}") from None
-            if not isinstance(d, dict):
-                raise ConfigError(f"{path}: expected a mapping at top level")
+        d = read_yaml_mapping(path, empty_ok=True) if path is not None else {}
         for item in overrides:
             key, sep, value = item.partition("=")
             if not sep or not key:
