@@ -286,13 +286,16 @@ class Trainer:
         if dist.is_main:
             frames = sum(map(self.data.num_frames, range(len(self.data))))
             audio_seconds = frames * self.conf.feature_conf.frame_shift_ms / 1000
+            # epochs of audio actually trained on: less than self.epoch when max_steps ends one early
+            epochs_run = min(self.epoch, self.step * self.batches_per_step / max(1, len(self.sampler.batches)))
             write_json(self.exp_dir / "train_summary.json", {
                 "model": self.conf.model, "params": num_params(self.model), "steps": self.step, "epochs": self.epoch,
                 "train_seconds": round(self.elapsed, 1), "device": str(self.dev), "threads": torch.get_num_threads(),
                 "world_size": dist.world_size, "accum_grad": tc.accum_grad,
                 "train_utts": len(self.data), "skipped": self.data.skipped, "kd": self.teacher is not None,
                 "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
-                "x_real_time": round(audio_seconds * self.epoch / max(self.elapsed, 1e-9), 1),
+                "audio_hours_trained": round(audio_seconds * epochs_run / 3600, 3),
+                "x_real_time": round(audio_seconds * epochs_run / max(self.elapsed, 1e-9), 1),
             })
         log.info("done: %d steps in %.0f s -> %s", self.step, self.elapsed, self.exp_dir / FINAL)
         dist.barrier()

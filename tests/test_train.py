@@ -130,3 +130,11 @@ def test_init_starts_from_a_checkpoints_weights(prepared, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="do not fit"):
         _run(_conf(epochs=0, model_conf={**TINY_STUDENT, "hidden_size": 8}), prepared, tmp_path / "c", init=first)
+
+
+def test_summary_counts_only_the_audio_trained_on(prepared, tmp_path):
+    _run(_conf(epochs=2), prepared, tmp_path / "full")
+    _run(_conf(epochs=2, max_steps=2), prepared, tmp_path / "cut")  # 4 batches per epoch: stops half-way through 1
+    full, cut = (json.loads((tmp_path / n / "train_summary.json").read_text()) for n in ("full", "cut"))
+    assert full["audio_hours_trained"] == pytest.approx(2 * full["audio_hours_per_epoch"], abs=1e-3)
+    assert cut["steps"] == 2 and cut["audio_hours_trained"] == pytest.approx(cut["audio_hours_per_epoch"] / 2, abs=1e-3)
