@@ -1,7 +1,7 @@
 """CTC loss, frame-level KD loss, and their combination. Both are averaged per valid frame, so the
 KD weight trades them off on the same scale and padding frames never count.
 
-KD options for CTC (see KD_NOTES): drop frames where the teacher is almost surely blank
+KD options for CTC (README, "Knowledge distillation options"): drop frames where the teacher is almost surely blank
 (`blank_threshold`), compare only the renormalised non-blank distributions (`nonblank_only`), and
 tolerate a per-utterance delay of the student's spikes of up to `max_delay` frames."""
 

@@ -1,6 +1,6 @@
 """Spike-timing diagnostic: how many 40 ms frames later (or earlier) the student emits each token
 than the teacher, both force-aligned to the reference transcript. Frame-level KD pushes a student
-towards spikes it may not be able to produce; this shows by how much (KD_NOTES: spike timing)."""
+towards spikes it may not be able to produce; this shows by how much."""
 
 from __future__ import annotations
 
