@@ -14,7 +14,6 @@ from tqdm import tqdm
 from asr_kd.chunking import ChunkConfig
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir, load_recordings, write_table
-from asr_kd.features import check_length
 from asr_kd.fileio import write_json, write_text
 from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
@@ -49,12 +48,11 @@ def decode_data_dir(ckpt_path: str | Path, data_dir: str | Path, out_dir: str | 
     timer = StageTimer(rec.device)
     hyps, audio_seconds = {}, 0.0
     for i, utt in enumerate(tqdm(utts, desc=f"decode {Path(data_dir).name}", unit="utt")):
-        wave = load_utterance(utt, allow_pipes)
-        check_length(len(wave), rec.feature_conf, f"utterance {utt.utt}")
+        wave, what = load_utterance(utt, allow_pipes), f"utterance {utt.utt}"
         if i == 0:
-            rec.decode(rec.logits(rec.features(wave[:WARMUP_SAMPLES])))  # warm-up, not timed
+            rec.decode(rec.logits(rec.features(wave[:WARMUP_SAMPLES], what)))  # warm-up, not timed
         audio_seconds += len(wave) / 16000
-        feats = timer.time("features", rec.features, wave)
+        feats = timer.time("features", rec.features, wave, what)
         logits = timer.time("model", rec.logits, feats)
         hyps[utt.utt] = timer.time("decoding", rec.decode, logits).text
     stages = dict(timer.seconds)

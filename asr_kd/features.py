@@ -97,7 +97,7 @@ def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | Non
 
 
 def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = False,
-                  allow_pipes: bool = False, shard: tuple[int, int] | None = None) -> tuple[int, dict[str, str]]:
+                  allow_pipes: bool = False, shard: tuple[int, int] | None = None) -> tuple[int, dict[str, str], int]:
     """Compute fbank for every utterance of `data_dir` into its feature cache.
     Unreadable, empty, non-finite or shorter-than-one-window audio, and segments ending more than
     MAX_OVERSHOOT_S past their recording, stop with a one-line error naming the utterance, or with

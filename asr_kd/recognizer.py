@@ -82,12 +82,13 @@ class Recognizer:
         return cls(model, units, feature_conf, select_device(device), chunk, pause_seconds, decoder, beam_size,
                    lm, lm_weight, word_score)
 
-    def features(self, wave: np.ndarray, block_frames: int = 6000) -> torch.Tensor:
-        """(S,) float32 16 kHz -> (T, F) fbank on the model's device. Computed `block_frames`
-        frames (60 s) at a time: fbank frames are independent, so the result is the same as one
-        call, and the transient memory of fbank stays bounded on hour-long files."""
+    def features(self, wave: np.ndarray, what: str = "audio", block_frames: int = 6000) -> torch.Tensor:
+        """(S,) float32 16 kHz -> (T, F) fbank on the model's device; audio shorter than one window is
+        an AudioError naming `what`. Computed `block_frames` frames (60 s) at a time: fbank frames are
+        independent, so the result is the same as one call, and the transient memory of fbank stays
+        bounded on hour-long files."""
         win, hop = frame_samples(self.feature_conf)
-        check_length(len(wave), self.feature_conf, "audio")
+        check_length(len(wave), self.feature_conf, what)
         wave = torch.from_numpy(np.asarray(wave, np.float32))
         blocks = [fbank(wave[start : start + (block_frames - 1) * hop + win], self.feature_conf)
                   for start in range(0, max(1, len(wave) - win + 1), block_frames * hop)]
@@ -155,9 +156,8 @@ class Recognizer:
         A path is always a file name (never a `<command> |` pipe). Audio that cannot give a correct
         transcript (NaN/inf samples, empty, shorter than one 25 ms fbank window) raises AudioError
         naming the file."""
-        wave = self._wave(audio, sample_rate)
-        check_length(len(wave), self.feature_conf, str(audio) if isinstance(audio, (str, Path)) else "audio array")
-        return self.decode(self.logits(self.features(wave)))
+        what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
+        return self.decode(self.logits(self.features(self._wave(audio, sample_rate), what)))
 
     def transcribe_batch(self, audios: list, sample_rate: int | None = None) -> list[Result]:
         """`transcribe` for each item; each is decoded alone, so results equal single calls."""
