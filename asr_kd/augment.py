@@ -46,7 +46,9 @@ def speed_perturb(wave: np.ndarray, factor: float) -> np.ndarray:
 
 def pitch_shift(wave: np.ndarray, semitones: float) -> np.ndarray:
     """(S,) -> (S,): pitch and formants up by `semitones`, tempo kept: a phase-vocoder stretch by
-    r = 2^(semitones/12), then resampling that plays it r times faster."""
+    r = 2^(semitones/12), then resampling that plays it r times faster. torchaudio's pitch_shift does
+    the same but resamples with torchaudio at an integer rate ratio of ~16000:15101, i.e. a polyphase
+    kernel of thousands of phases per call; soxr takes any ratio."""
     r = 2.0 ** (semitones / 12)
     n_fft, hop = 512, 128
     window = torch.hann_window(n_fft)
