@@ -236,13 +236,13 @@ def _add_merge_args(s) -> None:
 
 
 def _chunk(a):
-    from asr_kd.chunking import ChunkConfig
+    from asr_kd.framing import ChunkConfig
 
     return ChunkConfig(a.chunk, a.left, a.right)
 
 
 def _add_chunk_args(s) -> None:
-    from asr_kd.chunking import ChunkConfig
+    from asr_kd.framing import ChunkConfig
 
     d = ChunkConfig()
     s.add_argument("--chunk", type=int, default=d.chunk, help="40 ms frames kept per window (default: %(default)s)")

@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from asr_kd.chunking import ChunkConfig
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir, load_recordings, write_table
 from asr_kd.fileio import write_json, write_text
+from asr_kd.framing import ChunkConfig
 from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
 from asr_kd.runtime import cpu_model

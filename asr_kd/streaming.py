@@ -10,8 +10,8 @@ import torch
 
 from asr_kd.data.audio import check_finite
 from asr_kd.features import frame_samples, num_frames
+from asr_kd.framing import subsampled_length
 from asr_kd.models.student import RnnCTC
-from asr_kd.models.subsampling import subsampled_length
 
 
 class Stream:

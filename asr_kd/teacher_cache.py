@@ -14,12 +14,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from asr_kd.chunking import ChunkConfig
 from asr_kd.data.audio import load_audio
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.features import FeatureCache
 from asr_kd.fileio import atomic_path, write_json, write_text
-from asr_kd.models.subsampling import FACTOR, subsampled_length
+from asr_kd.framing import FACTOR, ChunkConfig, subsampled_length
 from asr_kd.shards import check_shard, remove_shards, save_concatenated, shard_dir, shard_dirs, shard_slice
 
 MISSING = -1e4  # log-probability given to symbols outside the stored top-k

@@ -29,9 +29,9 @@ from asr_kd.distributed import Dist
 from asr_kd.explock import ExpLock
 from asr_kd.features import load_cmvn, make_specaug, pad_with_silence
 from asr_kd.fileio import remove_stale_temps, write_json, write_text
+from asr_kd.framing import FACTOR
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
-from asr_kd.models.subsampling import FACTOR
 from asr_kd.runtime import rank_seed, seed_everything, select_device, setup_logging
 from asr_kd.teacher_source import load_teacher
 

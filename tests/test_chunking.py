@@ -2,10 +2,11 @@ import pytest
 import torch
 from torch import nn
 
-from asr_kd.chunking import ChunkConfig, make_windows, windowed_logits
+from asr_kd.chunking import windowed_logits
+from asr_kd.framing import ChunkConfig, make_windows, subsampled_length
 from asr_kd.models import build_model
 from asr_kd.models.ctc_model import CTCModel
-from asr_kd.models.subsampling import Conv1dSubsampling4, subsampled_length
+from asr_kd.models.subsampling import Conv1dSubsampling4
 
 
 class LimitedContextCTC(CTCModel):

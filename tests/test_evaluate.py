@@ -4,10 +4,10 @@ import pytest
 from conftest import make_recording_dir
 
 from asr_kd import checkpoint
-from asr_kd.chunking import ChunkConfig
 from asr_kd.config import FeatureConfig
 from asr_kd.data.tokens import Units
 from asr_kd.evaluate import decode_data_dir
+from asr_kd.framing import ChunkConfig
 from asr_kd.models import build_model
 
 

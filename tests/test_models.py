@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from asr_kd.config import ExperimentConfig
+from asr_kd.framing import subsampled_length
 from asr_kd.models import build_model, num_params
-from asr_kd.models.subsampling import subsampled_length
 
 CONF = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0" / "conf"
 

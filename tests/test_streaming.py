@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from asr_kd.chunking import ChunkConfig
 from asr_kd.config import FeatureConfig
 from asr_kd.data.tokens import Units
+from asr_kd.framing import ChunkConfig
 from asr_kd.models import build_model
 from asr_kd.recognizer import Recognizer
 

@@ -11,9 +11,9 @@ from asr_kd.config import ExperimentConfig, FeatureConfig
 from asr_kd.data.kaldi_dir import read_table
 from asr_kd.data.tokens import Units
 from asr_kd.features import FeatureCache, compute_cmvn, compute_feats, load_cmvn, pad_with_silence
+from asr_kd.framing import subsampled_length
 from asr_kd.losses import kd_loss
 from asr_kd.models import build_model
-from asr_kd.models.subsampling import subsampled_length
 from asr_kd.teacher_cache import TeacherCache, dump_teacher
 from asr_kd.train import train
 

@@ -12,7 +12,7 @@ import torch
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.data.tokens import UNK, Units
 from asr_kd.features import FeatureCache
-from asr_kd.models.subsampling import subsampled_length
+from asr_kd.framing import subsampled_length
 
 log = logging.getLogger(__name__)
 

@@ -9,12 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-FACTOR = 4  # fbank frames per output frame
-
-
-def subsampled_length(n):
-    """Output frames for `n` input frames (int or tensor): two kernel-3, stride-2 convolutions."""
-    return ((n - 1) // 2 - 1) // 2
+from asr_kd.framing import subsampled_length
 
 
 class Conv2dSubsampling4(nn.Module):
