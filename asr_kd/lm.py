@@ -1,6 +1,6 @@
 """Word n-gram language models for CTC beam search: an ARPA writer (interpolated absolute
-discounting, with the backoff weights ARPA needs) and a decoder that runs torchaudio's flashlight
-`ctc_decoder` with that ARPA file (KenLM inside flashlight-text) and a lexicon spelled in our units.
+discounting, with the backoff weights ARPA needs) and a decoder that runs flashlight-text's lexicon
+beam search with that ARPA file (KenLM) and a lexicon spelled in our units; numpy only, no torch.
 KenLM's own `lmplz` is not on PyPI, hence the writer."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import torch
+import numpy as np
 
+from asr_kd.ctc_search import log_softmax
 from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
 from asr_kd.fileio import write_text
 
@@ -88,33 +89,57 @@ def arpa_words(path: str | Path) -> list[str]:
 
 
 class LMDecoder:
-    """CTC beam search with a word n-gram LM (torchaudio `ctc_decoder`, flashlight-text + KenLM).
-    Words are spelled in the model's character units, each followed by `<space>`."""
+    """CTC beam search with a word n-gram LM: flashlight-text's lexicon decoder with KenLM, built as
+    torchaudio's `ctc_decoder` builds it (same results, no torch). Words are spelled in the model's
+    character units, each followed by `<space>`."""
 
     def __init__(self, units: Units, arpa: str | Path, beam_size: int = 50, lm_weight: float = 1.0,
                  word_score: float = 0.0):
         try:
-            from torchaudio.models.decoder import ctc_decoder
-        except ImportError as e:  # flashlight-text missing
+            from flashlight.lib.text.decoder import (
+                CriterionType,
+                LexiconDecoder,
+                LexiconDecoderOptions,
+                SmearingMode,
+                Trie,
+            )
+            from flashlight.lib.text.decoder.kenlm import KenLM
+            from flashlight.lib.text.dictionary import create_word_dict, load_words
+        except ImportError as e:  # flashlight-text missing, or built without KenLM
             raise RuntimeError(f"LM decoding needs the flashlight-text package ({e})") from None
         spellable = [w for w in arpa_words(arpa) if all(c in units.ids for c in w)]
-        with tempfile.NamedTemporaryFile("w", suffix=".lexicon", delete=False, encoding="utf-8") as f:
-            f.write("".join(f"{w}\t{' '.join(w)} {SPACE}\n" for w in spellable))
-        self.decoder = ctc_decoder(lexicon=f.name, tokens=units.symbols, lm=str(arpa), beam_size=beam_size,
-                                   lm_weight=lm_weight, word_score=word_score, blank_token=BLANK,
-                                   sil_token=SPACE, unk_word=UNK)
-        Path(f.name).unlink()
-        self.units = units
+        with tempfile.TemporaryDirectory() as tmp:  # read back by load_words: its map order gives the word ids
+            path = Path(tmp) / "lexicon"
+            path.write_text("".join(f"{w}\t{' '.join(w)} {SPACE}\n" for w in spellable), encoding="utf-8")
+            lexicon = load_words(str(path))  # word -> spellings (lists of unit symbols); adds <unk>
+        words = create_word_dict(lexicon)
+        self.lm = KenLM(str(arpa), words)  # held here: the decoder does not keep it alive
+        self.units, self.blank, space = units, units.ids[BLANK], units.ids[SPACE]
+        trie = Trie(len(units), space)
+        start = self.lm.start(False)
+        for word, spellings in lexicon.items():
+            word_id = words.get_index(word)
+            _, score = self.lm.score(start, word_id)  # unigram score, smeared over the word's prefixes
+            for spelling in spellings:
+                trie.insert([units.ids[sym] for sym in spelling], word_id, score)
+        trie.smear(SmearingMode.MAX)
+        options = LexiconDecoderOptions(beam_size=beam_size, beam_size_token=len(units), beam_threshold=50,
+                                        lm_weight=lm_weight, word_score=word_score, unk_score=-math.inf,
+                                        sil_score=0, log_add=False, criterion_type=CriterionType.CTC)
+        self.decoder = LexiconDecoder(options, trie, self.lm, space, self.blank, words.get_index(UNK),
+                                      [], False)  # no token transitions; a word-level LM
 
-    def __call__(self, logits: torch.Tensor) -> tuple[list[int], list[int]]:
-        """(T', V) logits -> (token ids incl. word-final <space>s, the frame of each)."""
-        hyp = self.decoder(logits.float().log_softmax(-1)[None].cpu().contiguous())[0][0]
-        ids, frames = [], []
-        for k, t in zip(hyp.tokens.tolist(), hyp.timesteps.tolist()):
-            if k != self.units.ids[BLANK] and not (not ids and k == self.units.ids[SPACE]):
+    def __call__(self, logits) -> tuple[list[int], list[int]]:
+        """(T', V) logits (anything np.asarray takes, e.g. a CPU tensor) -> (token ids incl. word-final
+        <space>s, the frame of each)."""
+        log_probs = np.ascontiguousarray(log_softmax(logits))  # (T', V) float32, read by pointer
+        path = self.decoder.decode(log_probs.ctypes.data, *log_probs.shape)[0].tokens  # the best: a label per step
+        space, ids, frames = self.units.ids[SPACE], [], []
+        for t, k in enumerate(path):  # repeats merged, blanks and leading spaces dropped
+            if k != self.blank and (t == 0 or k != path[t - 1]) and (ids or k != space):
                 ids.append(k)
                 frames.append(t)
-        while ids and ids[-1] == self.units.ids[SPACE]:
+        while ids and ids[-1] == space:
             ids.pop()
             frames.pop()
         return ids, frames

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +9,10 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
+from asr_kd.ctc_search import GreedyCollapser, Result, beam_search_between_pauses, make_result
 from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
-from asr_kd.decoding import GreedyCollapser, align_tokens, prefix_beam_search
+from asr_kd.decoding import align_tokens
 from asr_kd.export import load_exported
 from asr_kd.features import check_length, fbank, frame_samples
 from asr_kd.lm import LMDecoder
@@ -22,20 +22,6 @@ from asr_kd.runtime import select_device
 
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
 DECODERS = ("greedy", "beam")
-
-
-@dataclass
-class WordTime:
-    text: str
-    start: float  # seconds: the CTC spike of its first token
-    end: float  # seconds: one output frame past the spike of its last token
-
-
-@dataclass
-class Result:
-    text: str
-    tokens: list[str]
-    words: list[WordTime] = field(default_factory=list)
 
 
 class Recognizer:
@@ -105,18 +91,7 @@ class Recognizer:
 
     def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
         """Token ids (with the output frame of each, for word times) -> Result."""
-        words, current = [], []
-        space = self.units.ids.get(SPACE)
-        for i, k in enumerate(ids + [space]):
-            if k == space or i == len(ids):
-                if current and frames is not None:
-                    words.append(WordTime(self.units.decode([ids[j] for j in current]),
-                                          round(frames[current[0]] * self.frame_seconds, 3),
-                                          round((frames[current[-1]] + 1) * self.frame_seconds, 3)))
-                current = []
-            else:
-                current.append(i)
-        return Result(self.units.decode(ids), [self.units.symbols[i] for i in ids], words)
+        return make_result(self.units, ids, frames, self.frame_seconds)
 
     def decode(self, logits: torch.Tensor) -> Result:
         """(T', V) -> CTC result with the configured decoder."""
@@ -125,22 +100,14 @@ class Recognizer:
             c.push(logits.argmax(-1).tolist())
             return self.result(c.ids, c.frames)
         if self.lm is not None:
-            return self.result(*self.lm(logits))
+            return self.result(*self.lm(logits.cpu()))
         return self._beam(logits)
 
     def _beam(self, logits: torch.Tensor) -> Result:
-        """Prefix beam search on each stretch between pauses (the greedy path's long blank runs),
-        joined by word boundaries; word times from a forced alignment of the result."""
-        log_probs = logits.float().log_softmax(-1)
-        marks = GreedyCollapser(0, -1, self.pause_frames or len(logits) + 1)
-        marks.push(log_probs.argmax(-1).tolist())
-        cuts = [f for k, f in zip(marks.ids, marks.frames) if k == -1]  # frames where a pause ends
-        space, ids = self.units.ids.get(SPACE), []
-        for a, b in zip([0] + cuts, cuts + [len(log_probs)]):
-            piece = prefix_beam_search(log_probs[a:b], self.beam_size)
-            if ids and piece and space is not None and ids[-1] != space and piece[0] != space:
-                ids.append(space)
-            ids += piece
+        """Prefix beam search on each stretch between pauses (see ctc_search.beam_search_between_pauses);
+        word times from a forced alignment of the result."""
+        log_probs = logits.float().log_softmax(-1).cpu()  # (T', V)
+        ids = beam_search_between_pauses(log_probs, self.beam_size, self.units.ids.get(SPACE), self.pause_frames)
         frames = [span.start for span in align_tokens(logits, ids)] if ids else []
         return self.result(ids, frames)
 

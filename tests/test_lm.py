@@ -1,16 +1,19 @@
-"""The ARPA writer gives a normalised backoff model; the LM decoder fixes what greedy gets wrong."""
+"""The ARPA writer gives a normalised backoff model; the LM decoder fixes what greedy gets wrong and
+decodes exactly as torchaudio's `ctc_decoder` does."""
 
 import math
 from collections import defaultdict
 
+import numpy as np
 import pytest
 import torch
 
-from asr_kd.data.tokens import Units
+from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.lm import LMDecoder, arpa_words, write_arpa
 
 SENTS = ["THE CAT SAT", "THE CAT RAN", "A DOG SAT", "THE DOG RAN", "A CAT SAT"]
+MORE = SENTS + ["THE RAT ATE A HAT", "A BAT SAT ON THE MAT"]
 
 
 def _read_arpa(path):
@@ -63,3 +66,59 @@ def test_lm_decoder_fixes_a_spelling_greedy_gets_wrong(tmp_path):
     assert units.decode(greedy_decode(logits[None], torch.tensor([len(logits)]))[0]) == "THE CAR SAT"
     out, frames = LMDecoder(units, tmp_path / "lm.arpa", beam_size=20)(logits)
     assert units.decode(out) == "THE CAT SAT" and len(frames) == len(out)
+
+
+def _torchaudio_lm_decoder(units, arpa, beam_size, lm_weight, word_score):
+    """What LMDecoder was before it called flashlight-text itself: torchaudio's `ctc_decoder` on the same
+    lexicon, its tokens and timesteps with leading and trailing spaces dropped."""
+    from torchaudio.models.decoder import ctc_decoder
+
+    lexicon = arpa.parent / "lexicon.txt"
+    lexicon.write_text("".join(f"{w}\t{' '.join(w)} {SPACE}\n" for w in arpa_words(arpa)
+                               if all(c in units.ids for c in w)), encoding="utf-8")
+    decoder = ctc_decoder(lexicon=str(lexicon), tokens=units.symbols, lm=str(arpa), beam_size=beam_size,
+                          lm_weight=lm_weight, word_score=word_score, blank_token=BLANK, sil_token=SPACE,
+                          unk_word=UNK)
+
+    def decode(logits: np.ndarray) -> tuple[list[int], list[int]]:
+        hyp = decoder(torch.from_numpy(logits).log_softmax(-1)[None].contiguous())[0][0]
+        ids, frames = [], []
+        for k, t in zip(hyp.tokens.tolist(), hyp.timesteps.tolist()):
+            if k != units.ids[BLANK] and not (not ids and k == units.ids[SPACE]):
+                ids.append(k)
+                frames.append(t)
+        while ids and ids[-1] == units.ids[SPACE]:
+            ids.pop()
+            frames.pop()
+        return ids, frames
+
+    return decode
+
+
+def _logit_matrices(units, rng) -> list[np.ndarray]:
+    """(T, V) float32 logits: random, peaked (CTC spikes spelling a sentence, with noise), and exact ties."""
+    out = [rng.normal(0, 3, (t, len(units))).astype(np.float32) for t in (1, 5, 20, 60)]
+    for sent in MORE:
+        labels = [f for k in units.encode(sent) for f in [k] + [0] * int(rng.integers(1, 4))]
+        x = rng.normal(0, 1, (len(labels), len(units))).astype(np.float32)
+        x[np.arange(len(labels)), labels] += 8 + rng.normal(0, 2, len(labels)).astype(np.float32)
+        out.append(x)
+    ties = np.full((30, len(units)), -10, np.float32)
+    ties[:, 0] = 0
+    ties[::3, 3] = 0
+    return out + [ties]
+
+
+@pytest.mark.parametrize("beam_size, lm_weight, word_score", [(50, 1.0, 0.0), (5, 1.0, 0.0), (1, 2.0, -1.0),
+                                                               (20, 0.5, 1.5), (100, 3.0, 0.0)])
+def test_lm_decoder_equals_torchaudio_ctc_decoder(tmp_path, beam_size, lm_weight, word_score):
+    write_arpa(MORE, tmp_path / "lm.arpa")
+    units = Units.build(MORE)
+    ours = LMDecoder(units, tmp_path / "lm.arpa", beam_size, lm_weight, word_score)
+    theirs = _torchaudio_lm_decoder(units, tmp_path / "lm.arpa", beam_size, lm_weight, word_score)
+    decoded = 0
+    for logits in _logit_matrices(units, np.random.default_rng(0)):
+        expected = theirs(logits)
+        assert ours(logits) == ours(torch.from_numpy(logits)) == expected
+        decoded += len(expected[0])
+    assert decoded > 0

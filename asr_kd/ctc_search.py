@@ -1,0 +1,145 @@
+"""CTC search in numpy, shared by the torch recognizer and the torch-free edge runtime: greedy
+collapsing (incremental), prefix beam search (whole, or per stretch between pauses), and token ids
+-> text with word times.
+
+Word boundaries at pauses: models trained on single utterances rarely emit `<space>` across a
+silence between two utterances (they never saw one), so words on either side of a pause merge in
+long-form decoding. With `pause_frames` > 0, a run of at least that many blank frames between
+two tokens counts as a word boundary and a `space` is inserted there if the model emitted none."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asr_kd.data.tokens import SPACE, Units
+
+
+@dataclass
+class WordTime:
+    text: str
+    start: float  # seconds: the CTC spike of its first token
+    end: float  # seconds: one output frame past the spike of its last token
+
+
+@dataclass
+class Result:
+    text: str
+    tokens: list[str]
+    words: list[WordTime] = field(default_factory=list)
+
+
+class GreedyCollapser:
+    """Frame labels -> CTC token ids, incrementally (offline decoding and streaming share it):
+    repeats merged, blanks dropped, and `space` inserted at pauses of >= `pause_frames` blanks."""
+
+    def __init__(self, blank: int = 0, space: int | None = None, pause_frames: int = 0):
+        if pause_frames and space is None:
+            raise ValueError("pause_frames needs the id of the space symbol")
+        self.blank, self.space, self.pause_frames = blank, space, pause_frames
+        self.ids: list[int] = []
+        self.frames: list[int] = []  # output frame of each id (an inserted space: the frame ending the pause)
+        self.t = 0  # frames consumed
+        self.prev = blank  # label of the previous frame, for repeat merging across calls
+        self.blank_run = 0  # blank frames since the last token
+
+    def push(self, labels: list[int]) -> list[int]:
+        """Consume frame labels; returns all token ids so far."""
+        for k in labels:
+            if k == self.blank:
+                self.blank_run += 1
+            else:
+                if (self.pause_frames and self.blank_run >= self.pause_frames and self.ids
+                        and self.ids[-1] != self.space and k != self.space):
+                    self.ids.append(self.space)
+                    self.frames.append(self.t)
+                if k != self.prev:
+                    self.ids.append(k)
+                    self.frames.append(self.t)
+                self.blank_run = 0
+            self.prev = k
+            self.t += 1
+        return self.ids
+
+
+def log_softmax(logits) -> np.ndarray:
+    """(T, V) logits (anything np.asarray takes) -> (T, V) float32 log-probabilities."""
+    x = np.asarray(logits, dtype=np.float32)  # (T, V)
+    top = x.max(-1, keepdims=True)  # (T, 1)
+    return x - top - np.log(np.exp(x - top).sum(-1, keepdims=True))
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = max(a, b)
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def prefix_beam_search(log_probs, beam: int = 8, blank: int = 0, token_min_logp: float = -12.0) -> list[int]:
+    """(T, V) log-probabilities (anything np.asarray takes, e.g. a CPU tensor) -> the most probable
+    label sequence summed over all its CTC paths (greedy takes the best single path, which can
+    differ). Keeps `beam` prefixes per frame, each with its probability of ending in blank and in
+    non-blank; symbols below `token_min_logp` at a frame are not extended (pruning)."""
+    lp = np.asarray(log_probs, dtype=np.float32)  # (T, V)
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (p_blank, p_nonblank)
+    for t in range(lp.shape[0]):
+        row = lp[t].tolist()
+        cands = [k for k, v in enumerate(row) if v >= token_min_logp and k != blank]
+        nxt: dict[tuple[int, ...], list[float]] = {}
+
+        def add(prefix, pb=-math.inf, pnb=-math.inf):
+            cur = nxt.setdefault(prefix, [-math.inf, -math.inf])
+            cur[0], cur[1] = _logaddexp(cur[0], pb), _logaddexp(cur[1], pnb)
+
+        for prefix, (pb, pnb) in beams.items():
+            total = _logaddexp(pb, pnb)
+            add(prefix, pb=total + row[blank])  # blank: prefix unchanged
+            if prefix:  # repeat of the last symbol without a blank between: merged
+                add(prefix, pnb=pnb + row[prefix[-1]])
+            for k in cands:
+                if prefix and k == prefix[-1]:
+                    add(prefix + (k,), pnb=pb + row[k])  # a repeat needs a blank in between
+                else:
+                    add(prefix + (k,), pnb=total + row[k])
+        best = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
+        beams = {p: (v[0], v[1]) for p, v in best}
+    return list(max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))[0])
+
+
+def beam_search_between_pauses(log_probs, beam: int = 8, space: int | None = None,
+                               pause_frames: int = 0) -> list[int]:
+    """(T, V) log-probabilities -> token ids: prefix beam search on each stretch between pauses
+    (runs of >= `pause_frames` blanks on the greedy path; 0: one stretch), the stretches joined by
+    `space` where neither side has one, as greedy decoding marks pauses (see the module docstring)."""
+    lp = np.asarray(log_probs, dtype=np.float32)  # (T, V)
+    marks = GreedyCollapser(0, -1, pause_frames or len(lp) + 1)
+    marks.push(lp.argmax(-1).tolist())
+    cuts = [f for k, f in zip(marks.ids, marks.frames) if k == -1]  # frames where a pause ends
+    ids: list[int] = []
+    for a, b in zip([0] + cuts, cuts + [len(lp)]):
+        piece = prefix_beam_search(lp[a:b], beam)
+        if ids and piece and space is not None and ids[-1] != space and piece[0] != space:
+            ids.append(space)
+        ids += piece
+    return ids
+
+
+def make_result(units: Units, ids: list[int], frames: list[int] | None, frame_seconds: float) -> Result:
+    """Token ids (with the output frame of each, for word times; None: no word times) -> Result."""
+    words, current = [], []
+    space = units.ids.get(SPACE)
+    for i, k in enumerate(ids + [space]):
+        if k == space or i == len(ids):
+            if current and frames is not None:
+                words.append(WordTime(units.decode([ids[j] for j in current]),
+                                      round(frames[current[0]] * frame_seconds, 3),
+                                      round((frames[current[-1]] + 1) * frame_seconds, 3)))
+            current = []
+        else:
+            current.append(i)
+    return Result(units.decode(ids), [units.symbols[i] for i in ids], words)
