@@ -18,6 +18,7 @@ from asr_kd.config import FeatureConfig, SpecAugConfig
 from asr_kd.data.audio import SAMPLE_RATE, AudioError, load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import atomic_path, write_json, write_text
+from asr_kd.framing import check_length, frame_samples
 from asr_kd.shards import check_shard, remove_shards, save_concatenated, shard_dir, shard_dirs, shard_slice
 
 FEATS, FEATS_INDEX, SKIPPED, CMVN = "feats.npy", "feats.idx", "feats.skipped", "cmvn.json"
@@ -35,24 +36,6 @@ def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
         energy_floor=0.0,
         sample_frequency=SAMPLE_RATE,
     )
-
-
-def frame_samples(conf: FeatureConfig) -> tuple[int, int]:
-    """(window, hop) of one fbank frame in samples at 16 kHz."""
-    return int(SAMPLE_RATE * conf.frame_length_ms / 1000), int(SAMPLE_RATE * conf.frame_shift_ms / 1000)
-
-
-def num_frames(num_samples: int, conf: FeatureConfig) -> int:
-    """Frames that `fbank` yields for `num_samples` samples (Kaldi snip_edges=True)."""
-    win, hop = frame_samples(conf)
-    return 0 if num_samples < win else 1 + (num_samples - win) // hop
-
-
-def check_length(num_samples: int, conf: FeatureConfig, what: str) -> None:
-    """Audio shorter than one fbank window has no frames at all: refuse it by name."""
-    if num_frames(num_samples, conf) == 0:
-        raise AudioError(f"{what}: {num_samples / SAMPLE_RATE * 1000:.1f} ms of audio is shorter than one "
-                         f"{conf.frame_length_ms:g} ms fbank window")
 
 
 def pad_with_silence(feats: torch.Tensor, before: int, after: int, conf: FeatureConfig) -> torch.Tensor:

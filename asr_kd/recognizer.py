@@ -14,9 +14,9 @@ from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import align_tokens
 from asr_kd.export import load_exported
-from asr_kd.features import check_length, fbank, frame_samples
+from asr_kd.features import fbank
+from asr_kd.framing import FACTOR, check_length, frame_samples
 from asr_kd.lm import LMDecoder
-from asr_kd.models.subsampling import FACTOR
 from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.runtime import select_device
 

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from asr_kd.data.audio import check_finite
-from asr_kd.features import frame_samples, num_frames
-from asr_kd.framing import subsampled_length
+from asr_kd.framing import frame_samples, num_frames, subsampled_length
 from asr_kd.models.student import RnnCTC
 
 

@@ -15,7 +15,8 @@ from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import AudioError
 from asr_kd.data.dataset import FeatureDataset
 from asr_kd.data.tokens import Units
-from asr_kd.features import FeatureCache, compute_feats, num_frames
+from asr_kd.features import FeatureCache, compute_feats
+from asr_kd.framing import num_frames
 from asr_kd.models import build_model
 
 

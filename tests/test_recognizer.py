@@ -7,10 +7,10 @@ import soxr
 import torch
 
 from asr_kd import Recognizer
-from asr_kd.chunking import ChunkConfig
 from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import AudioError
 from asr_kd.data.tokens import Units
+from asr_kd.framing import ChunkConfig
 from asr_kd.models import build_model, num_params
 
 
