@@ -1,6 +1,11 @@
 """Export a checkpoint to TorchScript or ONNX for deployment, and load either back behind the same
 (feats, lens) -> (logits, out_lens) call, so `Recognizer` (features, windows, decoders) runs them.
-Units and feature settings travel inside the file (ONNX metadata / TorchScript extra file)."""
+Units and feature settings travel inside the file (ONNX metadata / TorchScript extra file).
+
+`streaming=True` (ONNX, unidirectional RNN students) exports one streaming step instead, for the
+torch-free runtime (asr_kd.edge): inputs a chunk of fbank frames plus the carried state (the front-end's
+left-context cache of fbank frames and the RNN state), outputs the chunk's logits plus the next state;
+the chunk size and state layout are in the metadata."""
 
 from __future__ import annotations
 
@@ -10,29 +15,78 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from asr_kd import checkpoint
 from asr_kd.checkpoint import CheckpointError
 from asr_kd.config import FeatureConfig, from_dict
 from asr_kd.data.tokens import Units
 from asr_kd.fileio import atomic_path
+from asr_kd.framing import FACTOR, RECEPTIVE, subsampled_length
 from asr_kd.models import num_params
+from asr_kd.models.student import RnnCTC
 
 FORMATS = ("onnx", "torchscript")
 META = "asr_kd.json"
+CHUNK_MS = 320  # default chunk of a streaming export
 
 
-def _meta(units: Units, feature_conf: FeatureConfig, params: int) -> str:
-    return json.dumps({"units": units.symbols, "feature_conf": dataclasses.asdict(feature_conf), "params": params})
+def _meta(units: Units, feature_conf: FeatureConfig, params: int, streaming: dict | None = None) -> str:
+    meta = {"units": units.symbols, "feature_conf": dataclasses.asdict(feature_conf), "params": params}
+    return json.dumps({**meta, "streaming": streaming} if streaming else meta)
 
 
-def export(checkpoint_path: str | Path, out_path: str | Path, fmt: str) -> Path:
-    """Write `out_path` (.onnx or .ts) from a checkpoint; time axis and batch are dynamic."""
+class StreamingStep(nn.Module):
+    """One streaming call of a unidirectional RNN student: (cache (1, K, F), chunk (1, L, F), RNN state)
+    -> (logits (1, L', V), next cache (1, K', F), next state). The cache holds the fbank frames the x4
+    front-end still needs (from input frame 4m on, m = output frames emitted; K < RECEPTIVE), so the
+    chunks' logits are exactly those of one pass over the whole stream. Needs K + L >= RECEPTIVE."""
+
+    def __init__(self, model: RnnCTC):
+        super().__init__()
+        self.model, self.lstm = model, isinstance(model.rnn, nn.LSTM)
+
+    def forward(self, cache: torch.Tensor, chunk: torch.Tensor, *state: torch.Tensor):
+        x = torch.cat([cache, chunk], 1)  # (1, K + L, F)
+        m = subsampled_length(x.shape[1])  # traced: the cache length is dynamic
+        logits, state = self.model.forward_chunk(x, tuple(state) if self.lstm else state[0])
+        return (logits, x[:, FACTOR * m :], *(state if self.lstm else (state,)))
+
+
+def _export_streaming(model: RnnCTC, path: Path, chunk_ms: int, meta: dict) -> dict:
+    """Write the ONNX streaming step of `model` to `path`; returns the metadata's `streaming` entry."""
+    if not isinstance(model, RnnCTC) or model.rnn.bidirectional:
+        raise ValueError("--streaming needs a unidirectional RNN student checkpoint (rnn_ctc, bidirectional: false)")
+    shift = meta["feature_conf"]["frame_shift_ms"]
+    if chunk_ms <= 0 or chunk_ms % (FACTOR * shift):
+        raise ValueError(f"--chunk-ms must be a positive multiple of {FACTOR * shift:g} ms (one output frame)")
+    step = StreamingStep(model).eval()
+    layers, hidden = model.rnn.num_layers, model.rnn.hidden_size
+    names = ["h", "c"] if step.lstm else ["h"]
+    state = [torch.zeros(layers, 1, hidden) for _ in names]  # (layers, 1, H) each
+    example = (torch.randn(1, 3, model.input_dim), torch.randn(1, 32, model.input_dim), *state)
+    torch.onnx.export(step, example, str(path), dynamo=False,
+                      input_names=["cache", "chunk", *names],
+                      output_names=["logits", "next_cache", *(f"next_{n}" for n in names)],
+                      dynamic_axes={"cache": {1: "cache_frames"}, "chunk": {1: "frames"},
+                                    "logits": {1: "out_frames"}, "next_cache": {1: "next_cache_frames"}})
+    return {"chunk_frames": round(chunk_ms / shift), "cache": "cache", "max_cache_frames": RECEPTIVE - 1,
+            "min_input_frames": RECEPTIVE, "state": [{"name": n, "shape": [layers, 1, hidden]} for n in names]}
+
+
+def export(checkpoint_path: str | Path, out_path: str | Path, fmt: str, streaming: bool = False,
+           chunk_ms: int = CHUNK_MS) -> Path:
+    """Write `out_path` (.onnx or .ts) from a checkpoint; time axis and batch are dynamic.
+    `streaming` (ONNX only): the streaming step of a unidirectional RNN student, `chunk_ms` per call."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if Path(out_path).suffix != SUFFIXES[fmt]:
         raise ValueError(f"{out_path}: a {fmt} export must end in {SUFFIXES[fmt]} (how loaders tell formats apart)")
+    if streaming and fmt != "onnx":
+        raise ValueError("--streaming exports ONNX only")
     model, units, feature_conf = checkpoint.load_model(checkpoint_path)
+    if streaming:
+        return _write_streaming(model.eval(), units, feature_conf, Path(out_path), chunk_ms)
     example = (torch.randn(1, 300, model.input_dim), torch.tensor([300]))  # (B, T, F), (B,)
     out_path = Path(out_path)
     with atomic_path(out_path) as tmp, warnings.catch_warnings():
@@ -55,6 +109,19 @@ def export(checkpoint_path: str | Path, out_path: str | Path, fmt: str) -> Path:
 
 
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
+
+
+def _write_streaming(model, units: Units, feature_conf: FeatureConfig, out_path: Path, chunk_ms: int) -> Path:
+    import onnx
+
+    meta = json.loads(_meta(units, feature_conf, num_params(model)))
+    with atomic_path(out_path) as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer notes about the traced cache length
+        streaming = _export_streaming(model, tmp, chunk_ms, meta)
+        proto = onnx.load(str(tmp))
+        onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, num_params(model), streaming)})
+        onnx.save(proto, str(tmp))
+    return out_path
 
 
 class ExportedCTC:
@@ -113,6 +180,9 @@ def load_exported(path: str | Path, num_threads: int | None = None):
         raise CheckpointError(f"{path}: not exported by asr-kd (no {META} metadata)")
     try:
         meta = json.loads(meta)
+        if meta.get("streaming"):
+            raise CheckpointError(f"{path}: a streaming export (asr-kd export --streaming) runs in the edge runtime "
+                                  "(asr-kd-edge / asr_kd.edge); export without --streaming for this command")
         units = Units(meta["units"])
         return (ExportedCTC(run, len(units), meta["params"]), units,
                 from_dict(FeatureConfig, meta["feature_conf"], "feature_conf"))

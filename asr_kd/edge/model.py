@@ -1,0 +1,85 @@
+"""ONNX models from `asr-kd export` run with onnxruntime: the metadata (units, feature settings,
+streaming layout) and the two ways to call them, whole windows (offline exports) or chunk by chunk
+with carried state (`--streaming` exports of unidirectional RNN students)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from asr_kd.config import FeatureConfig, from_dict
+from asr_kd.data.tokens import Units
+from asr_kd.framing import ChunkConfig, make_windows, subsampled_length
+
+META = "asr_kd.json"  # the metadata key `asr-kd export` writes
+OFFLINE_BLOCK_FRAMES = 6000  # fbank frames per streaming call when a streaming export decodes a whole file
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used; the message names it."""
+
+
+class OnnxCTC:
+    """An exported CTC model: (T, F) fbank -> (T', V) logits, offline or streaming."""
+
+    def __init__(self, path: str | Path, num_threads: int | None = None):
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: model file not found")
+        opts = ort.SessionOptions()
+        if num_threads:
+            opts.intra_op_num_threads = num_threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            meta = json.loads(self.session.get_modelmeta().custom_metadata_map[META])
+            self.units = Units(meta["units"])
+            self.feature_conf = from_dict(FeatureConfig, meta["feature_conf"], "feature_conf")
+        except KeyError:
+            raise ModelError(f"{path}: not exported by asr-kd (no {META} metadata)") from None
+        except Exception as e:  # onnxruntime, json and the metadata each raise their own types
+            raise ModelError(f"{path}: not a usable asr-kd ONNX model ({str(e).splitlines()[0]})") from None
+        self.path, self.num_params, self.streaming = path, meta["params"], meta.get("streaming")
+        self.vocab_size = len(self.units)
+
+    def initial_state(self) -> dict[str, np.ndarray]:
+        """State before the first chunk: an empty front-end cache (1, 0, F) and zero RNN states."""
+        if not self.streaming:
+            raise ModelError(f"{self.path}: an offline export cannot stream; export with `asr-kd export --streaming`")
+        state = {self.streaming["cache"]: np.zeros((1, 0, self.feature_conf.num_mel_bins), np.float32)}
+        for s in self.streaming["state"]:
+            state[s["name"]] = np.zeros(s["shape"], np.float32)
+        return state
+
+    def step(self, chunk: np.ndarray, state: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(L, F) new fbank frames + state -> (L', V) logits of the output frames they complete, next state.
+        Too few frames for one output frame only grow the cache."""
+        cache = state[self.streaming["cache"]]  # (1, K, F)
+        if cache.shape[1] + len(chunk) < self.streaming["min_input_frames"]:
+            return (np.zeros((0, self.vocab_size), np.float32),
+                    {**state, self.streaming["cache"]: np.concatenate([cache, chunk[None]], 1)})
+        outs = self.session.run(None, {**state, "chunk": np.ascontiguousarray(chunk[None], np.float32)})
+        names = [self.streaming["cache"], *(s["name"] for s in self.streaming["state"])]
+        return outs[0][0], dict(zip(names, outs[1:]))
+
+    def logits(self, feats: np.ndarray, chunk: ChunkConfig | None = None) -> np.ndarray:
+        """(T, F) -> (T', V), T' = subsampled_length(T): a streaming export runs block by block with its
+        state, an offline one window by window (asr_kd.framing); memory is bounded by a block/window."""
+        feats = np.asarray(feats, np.float32)
+        if self.streaming:
+            state, pieces = self.initial_state(), []
+            for a in range(0, len(feats), OFFLINE_BLOCK_FRAMES):
+                out, state = self.step(feats[a : a + OFFLINE_BLOCK_FRAMES], state)
+                pieces.append(out)
+        else:
+            pieces = []
+            for w in make_windows(len(feats), chunk or ChunkConfig()):
+                x = feats[None, w.in_start : w.in_end]  # (1, L, F)
+                out, _ = self.session.run(None, {"feats": x, "lens": np.array([x.shape[1]], np.int64)})
+                pieces.append(out[0, w.keep_start : w.keep_end])
+        out = np.concatenate(pieces) if pieces else np.zeros((0, self.vocab_size), np.float32)
+        assert len(out) == max(subsampled_length(len(feats)), 0), "windows lost frames"
+        return out

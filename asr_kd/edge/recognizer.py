@@ -1,0 +1,144 @@
+"""Torch-free decode API: an ONNX export in, text out, with the training side's decoders and results.
+`EdgeRecognizer("student.onnx").transcribe("a.wav").text`; `.stream()` for live audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from asr_kd.ctc_search import GreedyCollapser, Result, beam_search_between_pauses, log_softmax, make_result
+from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
+from asr_kd.data.tokens import SPACE
+from asr_kd.edge.fbank import OnlineFbank, fbank
+from asr_kd.edge.model import OnnxCTC
+from asr_kd.framing import FACTOR, ChunkConfig, check_length
+
+PAUSE_SECONDS = 0.5  # a silence this long between two tokens is a word boundary (as the torch recognizer)
+DECODERS = ("greedy", "beam")
+
+
+class EdgeRecognizer:
+    """Load once, transcribe many. `decoder`: "greedy" or "beam" (CTC prefix beam search of `beam_size`;
+    with `lm`, an ARPA word n-gram, flashlight's lexicon beam search weighted by `lm_weight`/`word_score`).
+    `pause_seconds`: blank runs at least this long become word boundaries (0: off)."""
+
+    def __init__(self, model: str | Path, decoder: str = "greedy", beam_size: int = 8, lm: str | Path | None = None,
+                 lm_weight: float = 1.0, word_score: float = 0.0, pause_seconds: float = PAUSE_SECONDS,
+                 num_threads: int | None = None, chunk: ChunkConfig | None = None):
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if lm is not None and decoder != "beam":
+            raise ValueError("an LM needs decoder='beam'")
+        self.model = OnnxCTC(model, num_threads)
+        self.units, self.feature_conf = self.model.units, self.model.feature_conf
+        self.decoder, self.beam_size, self.chunk = decoder, beam_size, chunk or ChunkConfig()
+        self.lm = None
+        if lm is not None:
+            from asr_kd.lm import LMDecoder  # flashlight-text, loaded only when an LM is asked for
+
+            self.lm = LMDecoder(self.units, lm, beam_size, lm_weight, word_score)
+        self.frame_seconds = FACTOR * self.feature_conf.frame_shift_ms / 1000
+        self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
+
+    def features(self, wave: np.ndarray, what: str = "audio") -> np.ndarray:
+        """(S,) float32 16 kHz -> (T, F) fbank; audio shorter than one window is an AudioError naming `what`."""
+        check_length(len(wave), self.feature_conf, what)
+        return fbank(wave, self.feature_conf)
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """(T, F) -> (T', V) CTC logits for one utterance of any length (memory bounded by a window)."""
+        return self.model.logits(feats, self.chunk)
+
+    def collapser(self) -> GreedyCollapser:
+        """A fresh greedy CTC collapser with this recognizer's pause handling."""
+        space = self.units.ids.get(SPACE)
+        return GreedyCollapser(0, space, self.pause_frames if space is not None else 0)
+
+    def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
+        return make_result(self.units, ids, frames, self.frame_seconds)
+
+    def decode(self, logits: np.ndarray) -> Result:
+        """(T', V) -> CTC result with the configured decoder. Prefix beam search without an LM gives
+        text and tokens; its word times need a forced alignment, which the torch recognizer does."""
+        if self.decoder == "greedy":
+            c = self.collapser()
+            c.push(np.asarray(logits).argmax(-1).tolist())
+            return self.result(c.ids, c.frames)
+        if self.lm is not None:
+            return self.result(*self.lm(logits))
+        ids = beam_search_between_pauses(log_softmax(logits), self.beam_size, self.units.ids.get(SPACE),
+                                         self.pause_frames)
+        return self.result(ids)
+
+    def transcribe(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> Result:
+        """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate` (default
+        16000; resampled otherwise) -> Result. A path is always a file name, never a `<command> |` pipe."""
+        what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
+        return self.decode(self.logits(self.features(_wave(audio, sample_rate), what)))
+
+    def stream(self, chunk_ms: int | None = None) -> "EdgeStream":
+        """A streaming session (`--streaming` exports only); the model runs every `chunk_ms` of audio
+        (default: the export's chunk)."""
+        return EdgeStream(self, chunk_ms)
+
+
+def _wave(audio, sample_rate: int | None) -> np.ndarray:
+    """A path or an array -> (S,) float32 at 16 kHz; bad arrays are one-line AudioErrors."""
+    if isinstance(audio, (str, Path)):
+        if sample_rate is not None:
+            raise ValueError("sample_rate is for arrays; a file's rate is read from its header")
+        return load_audio(str(audio))
+    wave = np.asarray(audio)
+    if wave.ndim != 1:
+        raise AudioError(f"expected a mono (S,) array, got shape {wave.shape}; average the channels first")
+    if not np.issubdtype(wave.dtype, np.floating):
+        raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
+    if wave.size == 0:
+        raise AudioError("empty audio")
+    check_finite(wave, "audio array")
+    if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
+        raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
+    return to_mono_16k(wave, sample_rate or 16000)
+
+
+class EdgeStream:
+    """`s = rec.stream(); s.accept(samples); s.partial(); s.finish()` (16 kHz float32 mono, any chunk
+    size). Greedy CTC over the streaming export: the text equals the offline decode of the same audio."""
+
+    def __init__(self, rec: EdgeRecognizer, chunk_ms: int | None = None):
+        if not rec.model.streaming:
+            raise ValueError(f"{rec.model.path}: streaming needs an `asr-kd export --streaming` model")
+        self.rec, self.fbank = rec, OnlineFbank(rec.feature_conf)
+        shift = rec.feature_conf.frame_shift_ms
+        self.chunk_frames = round(chunk_ms / shift) if chunk_ms else rec.model.streaming["chunk_frames"]
+        self.pending = np.zeros((0, rec.feature_conf.num_mel_bins), np.float32)  # (n, F) not yet run
+        self.state = rec.model.initial_state()
+        self.collapser = rec.collapser()
+
+    def accept(self, samples: np.ndarray) -> None:
+        """Feed more audio; the model runs on every full chunk of fbank frames."""
+        samples = np.asarray(samples, np.float32)
+        if samples.ndim != 1:
+            raise ValueError(f"expected mono samples of shape (S,), got {samples.shape}")
+        check_finite(samples, "audio chunk")
+        self.pending = np.concatenate([self.pending, self.fbank.accept(samples)])
+        while len(self.pending) >= self.chunk_frames:
+            self._run(self.pending[: self.chunk_frames])
+            self.pending = self.pending[self.chunk_frames :]
+
+    def _run(self, frames: np.ndarray) -> None:
+        logits, self.state = self.rec.model.step(frames, self.state)  # (L', V)
+        self.collapser.push(logits.argmax(-1).tolist())
+
+    def partial(self) -> str:
+        """Text decoded so far."""
+        return self.rec.units.decode(self.collapser.ids)
+
+    def finish(self) -> Result:
+        """End of audio: the frames short of a chunk are run; frames too short for a full 40 ms output
+        are dropped, as offline."""
+        if len(self.pending):
+            self._run(self.pending)
+            self.pending = self.pending[:0]
+        return self.rec.result(self.collapser.ids, self.collapser.frames)
