@@ -1,6 +1,6 @@
 """CTC search in numpy, shared by the torch recognizer and the torch-free edge runtime: greedy
-collapsing (incremental), prefix beam search (whole, or per stretch between pauses), and token ids
--> text with word times.
+collapsing (incremental), prefix beam search (whole, or per stretch between pauses), forced
+alignment (token spans for word times), and token ids -> text with word times.
 
 Word boundaries at pauses: models trained on single utterances rarely emit `<space>` across a
 silence between two utterances (they never saw one), so words on either side of a pause merge in
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,6 +128,56 @@ def beam_search_between_pauses(log_probs, beam: int = 8, space: int | None = Non
             ids.append(space)
         ids += piece
     return ids
+
+
+class TokenSpan(NamedTuple):
+    token: int
+    start: int  # first output frame of the token
+    end: int  # one past its last frame
+
+
+def align_token_spans(log_probs, ids: list[int], blank: int = 0) -> list[TokenSpan]:
+    """(T, V) log-probabilities and target ids -> one TokenSpan per id: the Viterbi CTC alignment,
+    equal to torchaudio's `forced_align` + `merge_tokens` (same pruning and tie-breaking), in numpy.
+    Fewer frames than tokens plus repeated neighbours (each needs a blank between) is a ValueError."""
+    lp = np.asarray(log_probs, dtype=np.float32)  # (T, V)
+    if not ids:
+        return []
+    T, L, S = len(lp), len(ids), 2 * len(ids) + 1
+    repeats = sum(a == b for a, b in zip(ids, ids[1:]))
+    if T < L + repeats:
+        raise ValueError(f"{T} frames cannot hold {L} tokens with {repeats} repeats")
+    labels = np.full(S, blank)  # (S,) blank-interleaved targets
+    labels[1::2] = ids
+    emit = lp[:, labels]  # (T, S) log-probability of each state's label at each frame
+    skip = np.zeros(S, bool)  # (S,) a token state reachable from the token before it (no blank between)
+    skip[3::2] = np.asarray(ids[1:]) != np.asarray(ids[:-1])
+    neg = np.float32(-np.inf)
+    back = np.zeros((T, S), np.int8)  # (T, S) how many states back each state's best predecessor is: 0, 1 or 2
+    alpha = np.full(S, neg)  # (S,)
+    start, end = (0 if T > L + repeats else 1), 2
+    alpha[start:end] = emit[0, start:end]
+    x1, x2 = np.full(S, neg), np.full(S, neg)  # (S,) scores from one and from two states back
+    for t in range(1, T):
+        if T - t <= L + repeats:  # states the rest of the frames cannot complete from are dropped
+            start += 1 + (start % 2 == 1 and ids[start // 2] != ids[start // 2 + 1])
+        if t <= L + repeats:  # states not yet reachable
+            end += 1 + (end % 2 == 0 and end < 2 * L and ids[end // 2 - 1] != ids[end // 2])
+        x1[1:] = alpha[:-1]
+        x2[2:] = np.where(skip[2:], alpha[:-2], neg)
+        # (S,) torchaudio's tie-breaking: the state itself unless one back or two back is strictly best
+        step = np.where((x2 > x1) & (x2 > alpha), 2, np.where((x1 > alpha) & (x1 > x2), 1, 0)).astype(np.int8)
+        best = np.choose(step, (alpha, x1, x2))  # (S,)
+        alpha = np.full(S, neg)
+        alpha[start:end] = best[start:end] + emit[t, start:end]
+        back[t] = step
+    state = S - 1 if alpha[S - 1] > alpha[S - 2] else S - 2
+    path = np.empty(T, np.int64)  # (T,) state per frame
+    for t in range(T - 1, -1, -1):
+        path[t] = state
+        state -= int(back[t, state])
+    change = np.flatnonzero(np.diff(path, prepend=-1, append=-1))  # (runs + 1,) frames where the state changes
+    return [TokenSpan(ids[path[a] // 2], int(a), int(b)) for a, b in zip(change[:-1], change[1:]) if path[a] % 2]
 
 
 def make_result(units: Units, ids: list[int], frames: list[int] | None, frame_seconds: float) -> Result:

@@ -1,14 +1,11 @@
 """CTC decoding on torch tensors: batched greedy decoding and forced alignment to a given token
-sequence (torchaudio). The search itself is torch-free, in asr_kd.ctc_search."""
+sequence. The search and the alignment themselves are torch-free, in asr_kd.ctc_search."""
 
 from __future__ import annotations
 
-import warnings
-
 import torch
-import torchaudio
 
-from asr_kd.ctc_search import GreedyCollapser
+from asr_kd.ctc_search import GreedyCollapser, TokenSpan, align_token_spans
 
 
 def greedy_decode(logits: torch.Tensor, lens: torch.Tensor, blank: int = 0, space: int | None = None,
@@ -19,13 +16,7 @@ def greedy_decode(logits: torch.Tensor, lens: torch.Tensor, blank: int = 0, spac
     return [GreedyCollapser(blank, space, pause_frames).push(path[:n].tolist()) for path, n in zip(best, lens.tolist())]
 
 
-def align_tokens(logits: torch.Tensor, ids: list[int]) -> list:
-    """(T, V) CTC logits and target ids -> one torchaudio TokenSpan (token, start, end) per id,
-    by Viterbi forced alignment."""
-    log_probs = logits.float().log_softmax(-1)[None]  # (1, T, V)
-    with warnings.catch_warnings():  # torchaudio 2.9 flags forced_align as deprecated; it is pinned here
-        warnings.simplefilter("ignore", UserWarning)
-        path, scores = torchaudio.functional.forced_align(log_probs, torch.tensor([ids], dtype=torch.int32), blank=0)
-    spans = torchaudio.functional.merge_tokens(path[0], scores[0].exp(), blank=0)
-    assert len(spans) == len(ids), "forced alignment lost tokens"
-    return spans
+def align_tokens(logits: torch.Tensor, ids: list[int]) -> list[TokenSpan]:
+    """(T, V) CTC logits and target ids -> one TokenSpan (token, start, end) per id, by Viterbi
+    forced alignment (as torchaudio's forced_align + merge_tokens)."""
+    return align_token_spans(logits.detach().float().log_softmax(-1).cpu().numpy(), ids)  # (T, V) log-probs

@@ -90,8 +90,9 @@ def arpa_words(path: str | Path) -> list[str]:
 
 class LMDecoder:
     """CTC beam search with a word n-gram LM: flashlight-text's lexicon decoder with KenLM, built as
-    torchaudio's `ctc_decoder` builds it (same results, no torch). Words are spelled in the model's
-    character units, each followed by `<space>`."""
+    torchaudio's `ctc_decoder` builds it (same tokens, no torch; frames one less than its timesteps,
+    which count the start state as a step). Words are spelled in the model's character units, each
+    followed by `<space>`."""
 
     def __init__(self, units: Units, arpa: str | Path, beam_size: int = 50, lm_weight: float = 1.0,
                  word_score: float = 0.0):
@@ -133,12 +134,13 @@ class LMDecoder:
         """(T', V) logits (anything np.asarray takes, e.g. a CPU tensor) -> (token ids incl. word-final
         <space>s, the frame of each)."""
         log_probs = np.ascontiguousarray(log_softmax(logits))  # (T', V) float32, read by pointer
-        path = self.decoder.decode(log_probs.ctypes.data, *log_probs.shape)[0].tokens  # the best: a label per step
+        # the best: a label per step; step 0 is the start state before the first frame, so step t is frame t - 1
+        path = self.decoder.decode(log_probs.ctypes.data, *log_probs.shape)[0].tokens
         space, ids, frames = self.units.ids[SPACE], [], []
         for t, k in enumerate(path):  # repeats merged, blanks and leading spaces dropped
             if k != self.blank and (t == 0 or k != path[t - 1]) and (ids or k != space):
                 ids.append(k)
-                frames.append(t)
+                frames.append(max(t - 1, 0))
         while ids and ids[-1] == space:
             ids.pop()
             frames.pop()

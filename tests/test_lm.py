@@ -1,5 +1,6 @@
-"""The ARPA writer gives a normalised backoff model; the LM decoder fixes what greedy gets wrong and
-decodes exactly as torchaudio's `ctc_decoder` does."""
+"""The ARPA writer gives a normalised backoff model; the LM decoder fixes what greedy gets wrong, puts
+tokens at the frames greedy does, and decodes exactly as torchaudio's `ctc_decoder` does (its frames
+one less than torchaudio's timesteps)."""
 
 import math
 from collections import defaultdict
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from asr_kd.ctc_search import GreedyCollapser
 from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.lm import LMDecoder, arpa_words, write_arpa
@@ -68,6 +70,19 @@ def test_lm_decoder_fixes_a_spelling_greedy_gets_wrong(tmp_path):
     assert units.decode(out) == "THE CAT SAT" and len(frames) == len(out)
 
 
+def test_lm_decoder_frames_equal_greedy_frames(tmp_path):
+    """Regression: frames were one output frame late (flashlight counts the start state as a step)."""
+    write_arpa(SENTS, tmp_path / "lm.arpa")
+    units = Units.build(SENTS)
+    labels = [f for k in units.encode("A DOG SAT") for f in [0, 0, k]] + [0, 0]
+    logits = np.full((len(labels), len(units)), -10.0, np.float32)  # (T, V): one spike per token, blanks between
+    logits[np.arange(len(labels)), labels] = 0.0
+    greedy = GreedyCollapser()
+    greedy.push(logits.argmax(-1).tolist())
+    assert greedy.frames[:3] == [2, 5, 8]
+    assert LMDecoder(units, tmp_path / "lm.arpa", beam_size=8)(logits) == (greedy.ids, greedy.frames)
+
+
 def _torchaudio_lm_decoder(units, arpa, beam_size, lm_weight, word_score):
     """What LMDecoder was before it called flashlight-text itself: torchaudio's `ctc_decoder` on the same
     lexicon, its tokens and timesteps with leading and trailing spaces dropped."""
@@ -118,7 +133,8 @@ def test_lm_decoder_equals_torchaudio_ctc_decoder(tmp_path, beam_size, lm_weight
     theirs = _torchaudio_lm_decoder(units, tmp_path / "lm.arpa", beam_size, lm_weight, word_score)
     decoded = 0
     for logits in _logit_matrices(units, np.random.default_rng(0)):
-        expected = theirs(logits)
+        expected_ids, timesteps = theirs(logits)
+        expected = expected_ids, [t - 1 for t in timesteps]
         assert ours(logits) == ours(torch.from_numpy(logits)) == expected
         decoded += len(expected[0])
     assert decoded > 0

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
-from asr_kd.ctc_search import GreedyCollapser, Result, beam_search_between_pauses, log_softmax, make_result
+from asr_kd.ctc_search import (
+    GreedyCollapser,
+    Result,
+    align_token_spans,
+    beam_search_between_pauses,
+    log_softmax,
+    make_result,
+)
 from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
 from asr_kd.data.tokens import SPACE
 from asr_kd.edge.fbank import OnlineFbank, fbank
@@ -59,17 +66,17 @@ class EdgeRecognizer:
         return make_result(self.units, ids, frames, self.frame_seconds)
 
     def decode(self, logits: np.ndarray) -> Result:
-        """(T', V) -> CTC result with the configured decoder. Prefix beam search without an LM gives
-        text and tokens; its word times need a forced alignment, which the torch recognizer does."""
+        """(T', V) -> CTC result with the configured decoder; word times after prefix beam search
+        without an LM come from a forced alignment of its result, as in the torch recognizer."""
         if self.decoder == "greedy":
             c = self.collapser()
             c.push(np.asarray(logits).argmax(-1).tolist())
             return self.result(c.ids, c.frames)
         if self.lm is not None:
             return self.result(*self.lm(logits))
-        ids = beam_search_between_pauses(log_softmax(logits), self.beam_size, self.units.ids.get(SPACE),
-                                         self.pause_frames)
-        return self.result(ids)
+        log_probs = log_softmax(logits)  # (T', V)
+        ids = beam_search_between_pauses(log_probs, self.beam_size, self.units.ids.get(SPACE), self.pause_frames)
+        return self.result(ids, [span.start for span in align_token_spans(log_probs, ids)])
 
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> Result:
         """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate` (default
