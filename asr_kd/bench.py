@@ -18,9 +18,9 @@ import torch
 from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import write_json, write_text
+from asr_kd.machine import cpu_model
 from asr_kd.models import num_params
 from asr_kd.recognizer import Recognizer
-from asr_kd.runtime import cpu_model
 from asr_kd.scoring import StageTimer
 
 GPU_PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}

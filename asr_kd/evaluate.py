@@ -15,9 +15,9 @@ from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir, load_recordings, write_table
 from asr_kd.fileio import write_json, write_text
 from asr_kd.framing import ChunkConfig
+from asr_kd.machine import cpu_model
 from asr_kd.models import num_params
 from asr_kd.recognizer import PAUSE_SECONDS, Recognizer
-from asr_kd.runtime import cpu_model
 from asr_kd.scoring import StageTimer, kaldi_wer_line, score
 from asr_kd.shards import check_shard, remove_shards, shard_dir, shard_dirs, shard_slice
 

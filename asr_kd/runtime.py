@@ -4,7 +4,6 @@ logging set-up and the CPU's name. Kept apart so that no module imports train.py
 from __future__ import annotations
 
 import logging
-import platform
 import random
 from pathlib import Path
 
@@ -58,13 +57,3 @@ def setup_logging(exp_dir: Path, name: str, rank: int = 0) -> None:
     for h in handlers:
         h.setFormatter(fmt)
         root.addHandler(h)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()

@@ -24,7 +24,7 @@ def test_stage_timer_accumulates():
 
 
 def test_peer_hypotheses_get_the_reference_normalisation():
-    from asr_kd.peers import normalise, peer_recognizer
+    from asr_kd.peer_engines import normalise, peer_recognizer
 
     assert normalise(" Hello, world!  It's 3pm.") == "HELLO WORLD IT'S PM"
     assert normalise("") == ""

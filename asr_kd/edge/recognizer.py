@@ -84,10 +84,9 @@ class EdgeRecognizer:
         what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
         return self.decode(self.logits(self.features(_wave(audio, sample_rate), what)))
 
-    def stream(self, chunk_ms: int | None = None) -> "EdgeStream":
-        """A streaming session (`--streaming` exports only); the model runs every `chunk_ms` of audio
-        (default: the export's chunk)."""
-        return EdgeStream(self, chunk_ms)
+    def stream(self) -> "EdgeStream":
+        """A streaming session (`--streaming` exports only)."""
+        return EdgeStream(self)
 
 
 def _wave(audio, sample_rate: int | None) -> np.ndarray:
@@ -113,29 +112,21 @@ class EdgeStream:
     """`s = rec.stream(); s.accept(samples); s.partial(); s.finish()` (16 kHz float32 mono, any chunk
     size). Greedy CTC over the streaming export: the text equals the offline decode of the same audio."""
 
-    def __init__(self, rec: EdgeRecognizer, chunk_ms: int | None = None):
+    def __init__(self, rec: EdgeRecognizer):
         if not rec.model.streaming:
             raise ValueError(f"{rec.model.path}: streaming needs an `asr-kd export --streaming` model")
         self.rec, self.fbank = rec, OnlineFbank(rec.feature_conf)
-        shift = rec.feature_conf.frame_shift_ms
-        self.chunk_frames = round(chunk_ms / shift) if chunk_ms else rec.model.streaming["chunk_frames"]
-        self.pending = np.zeros((0, rec.feature_conf.num_mel_bins), np.float32)  # (n, F) not yet run
         self.state = rec.model.initial_state()
         self.collapser = rec.collapser()
 
     def accept(self, samples: np.ndarray) -> None:
-        """Feed more audio; the model runs on every full chunk of fbank frames."""
+        """Feed more audio (any size; the export's `chunk_frames` is the size it was made for); the model
+        runs at once on the fbank frames these samples complete."""
         samples = np.asarray(samples, np.float32)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape (S,), got {samples.shape}")
         check_finite(samples, "audio chunk")
-        self.pending = np.concatenate([self.pending, self.fbank.accept(samples)])
-        while len(self.pending) >= self.chunk_frames:
-            self._run(self.pending[: self.chunk_frames])
-            self.pending = self.pending[self.chunk_frames :]
-
-    def _run(self, frames: np.ndarray) -> None:
-        logits, self.state = self.rec.model.step(frames, self.state)  # (L', V)
+        logits, self.state = self.rec.model.step(self.fbank.accept(samples), self.state)  # (L', V)
         self.collapser.push(logits.argmax(-1).tolist())
 
     def partial(self) -> str:
@@ -143,9 +134,5 @@ class EdgeStream:
         return self.rec.units.decode(self.collapser.ids)
 
     def finish(self) -> Result:
-        """End of audio: the frames short of a chunk are run; frames too short for a full 40 ms output
-        are dropped, as offline."""
-        if len(self.pending):
-            self._run(self.pending)
-            self.pending = self.pending[:0]
+        """End of audio: frames too short for a full 40 ms output are dropped, as offline."""
         return self.rec.result(self.collapser.ids, self.collapser.frames)
