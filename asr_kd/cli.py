@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+TRAIN_EXTRA_MODULES = ("torch", "torchaudio", "jiwer", "tqdm", "matplotlib", "onnx")  # `pip install '.[train]'`
+
 
 def _compute_feats(a):
     from asr_kd.config import ExperimentConfig, FeatureConfig
@@ -200,7 +202,20 @@ def _make_lm(a):
 def _export(a):
     from asr_kd.export import export
 
-    print(f"{export(a.checkpoint, a.out, a.format)}: {a.format} export of {a.checkpoint}")
+    if a.int8:
+        import tempfile
+
+        from asr_kd.onnx_int8 import quantize_onnx
+
+        if a.format != "onnx":
+            raise ValueError("--int8 quantises ONNX exports only")
+        with tempfile.TemporaryDirectory() as tmp:  # the fp32 export, then its int8 copy at --out
+            fp32 = export(a.checkpoint, f"{tmp}/fp32.onnx", a.format, a.streaming, a.chunk_ms)
+            out = quantize_onnx(fp32, a.out, a.calib, a.int8, a.calib_utts)
+    else:
+        out = export(a.checkpoint, a.out, a.format, a.streaming, a.chunk_ms)
+    print(f"{out}: {a.format}{' streaming' if a.streaming else ''}{' int8 ' + a.int8 if a.int8 else ''} export "
+          f"of {a.checkpoint}")
 
 
 def _plot(a):
@@ -463,6 +478,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="(default: %(default)s)")
     s.add_argument("--out", required=True, help="output file: .onnx for onnx, .ts for torchscript; "
                    "decode/transcribe/bench accept it as --checkpoint")
+    s.add_argument("--streaming", action="store_true",
+                   help="ONNX streaming step of a unidirectional RNN student for the torch-free runtime (asr-kd-edge): "
+                   "fbank chunk + carried state in, logits + next state out")
+    s.add_argument("--chunk-ms", type=int, default=320,
+                   help="with --streaming: audio per call the export is made for (default: %(default)s)")
+    s.add_argument("--int8", choices=["hybrid", "static", "dynamic"],
+                   help="ONNX int8 for the edge runtime: hybrid = static QDQ (Conv/MatMul, calibrated) + dynamic int8 "
+                   "LSTM (fastest); static = QDQ only (LSTM stays fp32: ORT has no static int8 LSTM); dynamic = no "
+                   "calibration")
+    s.add_argument("--calib", help="with --int8 static/hybrid: data dir whose utterances calibrate the activations "
+                   "(e.g. data/dev)")
+    s.add_argument("--calib-utts", type=int, default=300, help="calibration utterances (default: %(default)s)")
     s.set_defaults(fn=_export)
 
     s = sub.add_parser("plot", help="PNG plots: WER vs RTF, training curves, teacher vs student posterior spikes")
@@ -479,6 +506,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except ModuleNotFoundError as e:
+        if e.name not in TRAIN_EXTRA_MODULES:
+            raise
+        print(f"asr-kd: error: needs {e.name}, from the training extra: pip install '.[train]' "
+              "(the torch-free runtime is asr-kd-edge)", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command != "prepare-synth" and extra:
