@@ -181,6 +181,19 @@ def test_bad_models_and_input_are_one_line(exports, tmp_path, capsys):
         Recognizer.from_checkpoint(exports[2])
 
 
+def test_edge_decode_writes_hypotheses(exports, data_dir, tmp_path):
+    ckpt, offline, _ = exports
+    out = tmp_path / "hyp.txt"
+    assert edge_main(["decode", "--model", str(offline), "--data", str(data_dir), "--out", str(out)]) == 0
+    rec = Recognizer.from_checkpoint(ckpt)
+    from asr_kd.data.audio import load_utterance
+    from asr_kd.data.kaldi_dir import load_data_dir
+
+    expected = "".join(f"{u.utt} {rec.transcribe(load_utterance(u)).text}".rstrip() + "\n"
+                       for u in load_data_dir(data_dir))
+    assert out.read_text() == expected
+
+
 def test_edge_bench_writes_the_table(exports, data_dir, tmp_path):
     _, offline, streaming = exports
     out = tmp_path / "bench"
@@ -189,7 +202,8 @@ def test_edge_bench_writes_the_table(exports, data_dir, tmp_path):
     rows = json.loads((out / "bench.json").read_text())["rows"]
     assert [r["engine"] for r in rows] == [str(streaming), str(offline)]
     assert set(rows[0]["latency"]) == {"160", "320"} and "latency" not in rows[1]
+    assert all(lat["same_text"] == 1.0 for lat in rows[0]["latency"].values())
     for r in rows:
         assert r["rtf_total"] > 0 and r["cold_start_s"] > 0 and r["peak_rss_mb_long"] > 10 and r["model_mb"] > 0
     table = (out / "bench.md").read_text()
-    assert "latency 320 ms (median / p95)" in table and "cold start (s)" in table and "st.onnx" in table
+    assert "latency 320 ms (median / p95; same text)" in table and "cold start (s)" in table and "st.onnx" in table

@@ -79,9 +79,10 @@ def _rtf(engine: Engine, waves: list[np.ndarray], repeats: int) -> dict[str, flo
 
 def streaming_latency(engine: Engine, waves: list[np.ndarray], chunk_ms: int) -> dict[str, float]:
     """Feed each wave in `chunk_ms` pieces as they would arrive from a microphone; the latency of a piece
-    is the time `accept` + `partial` take (its last sample arrived when the call starts). Milliseconds."""
+    is the time `accept` + `partial` take (its last sample arrived when the call starts). Milliseconds,
+    and the fraction of waves whose streamed text equals the offline transcript."""
     step = SAMPLE_RATE * chunk_ms // 1000
-    times = []
+    times, same = [], 0
     for w in waves:
         stream = engine.rec.stream()
         for a in range(0, len(w), step):
@@ -89,9 +90,10 @@ def streaming_latency(engine: Engine, waves: list[np.ndarray], chunk_ms: int) ->
             stream.accept(w[a : a + step])
             stream.partial()
             times.append(time.perf_counter() - t0)
-        stream.finish()
+        same += stream.finish().text == engine.transcribe(w)
     times.sort()
-    return {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))]}
+    return {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))],
+            "same_text": same / len(waves)}
 
 
 def _child(spec: str, wav: Path, pin_core: int | None) -> tuple[float, float, str]:
@@ -169,11 +171,12 @@ def edge_bench(engines: list[str], data_dir: str, out_dir: str, threads=(1, 2), 
 
 def bench_table(env: dict, rows: list[dict], chunk_ms) -> str:
     """Markdown: settings line, then one row per engine x threads."""
-    lat = [f"latency {c} ms (median / p95)" for c in chunk_ms]
+    lat = [f"latency {c} ms (median / p95; same text)" for c in chunk_ms]
     lines = [f"{env['utterances']} utterances ({env['audio_seconds']} s) of `{env['data']}`; CPU {env['cpu']}; "
              f"Python {env['python']}; median of {env['repeats']} passes after a warm-up; 1 thread pinned to one "
              f"core; cold start = process start -> first text of a 10-s file (model load included); peak RSS of "
-             f"a process transcribing a {env['long_file_minutes']:g}-minute file; environment "
+             f"a process transcribing a {env['long_file_minutes']:g}-minute file; same text = streamed text equal to the "
+             f"offline transcript; environment "
              f"`{env['environment']}`: {env['installed_mb']} MB installed.", "",
              "| engine | params | model (MB) | threads | RTF total | features | model | decoding | "
              + " | ".join(lat) + " | cold start (s) | peak RSS (MB) |",
@@ -182,8 +185,8 @@ def bench_table(env: dict, rows: list[dict], chunk_ms) -> str:
         name = r["engine"] if r["engine"].startswith(PEER_PREFIX) else Path(r["engine"]).name
         params = f"{r['params'] / 1e6:.2f}M" if r["params"] else "-"
         size = f"{r['model_mb']:.1f}" if r["model_mb"] else "-"
-        lats = [(f"{r['latency'][str(c)]['median_ms']:.1f} / {r['latency'][str(c)]['p95_ms']:.1f}"
-                 if "latency" in r else "-") for c in chunk_ms]
+        lats = [(f"{r['latency'][str(c)]['median_ms']:.1f} / {r['latency'][str(c)]['p95_ms']:.1f}; "
+                 f"{100 * r['latency'][str(c)]['same_text']:.0f}%" if "latency" in r else "-") for c in chunk_ms]
         cold = f"{r['cold_start_s']:.2f}" if "cold_start_s" in r else "-"
         rss = f"{r['peak_rss_mb_long']:.0f}" if "peak_rss_mb_long" in r else "-"
         lines.append(f"| {name} | {params} | {size} | {r['threads']} | {r['rtf_total']:.4f} | {r['rtf_features']:.4f} "

@@ -8,11 +8,15 @@ import sys
 import soundfile as sf
 
 
-def _transcribe(a):
+def _recognizer(a):
     from asr_kd.edge.recognizer import EdgeRecognizer
 
-    rec = EdgeRecognizer(a.model, decoder=a.decoder, beam_size=a.beam_size, lm=a.lm, lm_weight=a.lm_weight,
-                         word_score=a.word_score, pause_seconds=a.pause_seconds, num_threads=a.threads)
+    return EdgeRecognizer(a.model, decoder=a.decoder, beam_size=a.beam_size, lm=a.lm, lm_weight=a.lm_weight,
+                          word_score=a.word_score, pause_seconds=a.pause_seconds, num_threads=a.threads)
+
+
+def _transcribe(a):
+    rec = _recognizer(a)
     for f in a.audio:
         if a.stream:  # read the file as a live source would deliver it: one export chunk at a time
             from asr_kd.data.audio import load_audio
@@ -27,12 +31,35 @@ def _transcribe(a):
         print(f"{f} {text}", flush=True)
 
 
+def _decode(a):
+    from asr_kd.data.audio import load_utterance
+    from asr_kd.data.kaldi_dir import load_data_dir
+    from asr_kd.fileio import write_text
+
+    rec = _recognizer(a)
+    utts = load_data_dir(a.data, require_text=False)
+    hyps = [f"{u.utt} {rec.transcribe(load_utterance(u)).text}".rstrip() + "\n" for u in utts]
+    write_text(a.out, "".join(hyps))
+    print(f"{a.out}: {len(hyps)} utterance(s) of {a.data}")
+
+
 def _bench(a):
     from asr_kd.edge.bench import edge_bench
 
     rows = edge_bench(a.engines, a.data, a.out, a.threads, a.pin_core, a.chunk_ms, a.long_minutes, a.repeats,
                       a.max_utts, a.env)
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
+
+
+def _add_decoder_args(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="(default: %(default)s)")
+    s.add_argument("--beam-size", type=int, default=8, help="(default: %(default)s)")
+    s.add_argument("--lm", help="ARPA word n-gram for --decoder beam (e.g. data/lang/lm.arpa of the recipe)")
+    s.add_argument("--lm-weight", type=float, default=1.0, help="(default: %(default)s)")
+    s.add_argument("--word-score", type=float, default=0.0, help="(default: %(default)s)")
+    s.add_argument("--pause-seconds", type=float, default=0.5,
+                   help="blank runs this long are word boundaries; 0: off (default: %(default)s)")
+    s.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,17 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("transcribe", help="print `<file> <text>` for each audio file")
     s.add_argument("--model", required=True, help=".onnx from `asr-kd export` (with --streaming for --stream)")
     s.add_argument("audio", nargs="+", help="audio files (any rate; channels averaged)")
-    s.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="(default: %(default)s)")
-    s.add_argument("--beam-size", type=int, default=8, help="(default: %(default)s)")
-    s.add_argument("--lm", help="ARPA word n-gram for --decoder beam (e.g. data/lang/lm.arpa of the recipe)")
-    s.add_argument("--lm-weight", type=float, default=1.0, help="(default: %(default)s)")
-    s.add_argument("--word-score", type=float, default=0.0, help="(default: %(default)s)")
-    s.add_argument("--pause-seconds", type=float, default=0.5,
-                   help="blank runs this long are word boundaries; 0: off (default: %(default)s)")
-    s.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: %(default)s)")
+    _add_decoder_args(s)
     s.add_argument("--stream", action="store_true", help="decode as a live stream, one export chunk at a time")
     s.set_defaults(fn=_transcribe)
 
+    s = sub.add_parser("decode", help="write `<utt> <text>` for every utterance of a Kaldi data dir")
+    s.add_argument("--model", required=True, help=".onnx from `asr-kd export`")
+    s.add_argument("--data", required=True, help="data dir (wav.scp, optional segments; no pipes)")
+    s.add_argument("--out", required=True, help="hypothesis file to write (the format of decode_<set>/text)")
+    _add_decoder_args(s)
+    s.set_defaults(fn=_decode)
     s = sub.add_parser("bench", help="edge benchmark: RTF, streaming latency, cold start, peak RSS, sizes")
     s.add_argument("--engines", nargs="+", required=True,
                    help=".onnx exports, and/or peers as peer:whisper-tiny.en / peer:pocketsphinx")
