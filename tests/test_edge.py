@@ -189,8 +189,7 @@ def test_edge_decode_writes_hypotheses(exports, data_dir, tmp_path):
     from asr_kd.data.audio import load_utterance
     from asr_kd.data.kaldi_dir import load_data_dir
 
-    expected = "".join(f"{u.utt} {rec.transcribe(load_utterance(u)).text}".rstrip() + "\n"
-                       for u in load_data_dir(data_dir))
+    expected = "".join(f"{u.utt} {rec.transcribe(load_utterance(u)).text}\n" for u in load_data_dir(data_dir))
     assert out.read_text() == expected
 
 

@@ -33,13 +33,12 @@ def _transcribe(a):
 
 def _decode(a):
     from asr_kd.data.audio import load_utterance
-    from asr_kd.data.kaldi_dir import load_data_dir
-    from asr_kd.fileio import write_text
+    from asr_kd.data.kaldi_dir import load_data_dir, write_table
 
     rec = _recognizer(a)
     utts = load_data_dir(a.data, require_text=False)
-    hyps = [f"{u.utt} {rec.transcribe(load_utterance(u)).text}".rstrip() + "\n" for u in utts]
-    write_text(a.out, "".join(hyps))
+    hyps = {u.utt: rec.transcribe(load_utterance(u)).text for u in utts}
+    write_table(a.out, hyps)
     print(f"{a.out}: {len(hyps)} utterance(s) of {a.data}")
 
 
