@@ -266,18 +266,12 @@ def _add_chunk_args(s) -> None:
 
 
 def _add_decoder_args(s) -> None:
+    from asr_kd.edge.cli import add_search_args
     from asr_kd.quantize import PRECISIONS
-    from asr_kd.recognizer import DECODERS, PAUSE_SECONDS
 
-    s.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC search (default: %(default)s)")
-    s.add_argument("--beam-size", type=int, default=8, help="prefixes kept by --decoder beam (default: %(default)s)")
-    s.add_argument("--lm", help="ARPA word n-gram (asr-kd make-lm) for --decoder beam: flashlight lexicon search")
-    s.add_argument("--lm-weight", type=float, default=1.0, help="LM score weight (default: %(default)s)")
-    s.add_argument("--word-score", type=float, default=0.0, help="score added per word (default: %(default)s)")
+    add_search_args(s)
     s.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="int8: dynamic quantisation of Linear/LSTM/GRU layers, CPU only (default: %(default)s)")
-    s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
-                   help="a silence this long between two tokens is a word boundary (0: off; default: %(default)s)")
 
 
 def _decoder_kwargs(a) -> dict:

@@ -17,6 +17,9 @@ import numpy as np
 
 from asr_kd.data.tokens import SPACE, Units
 
+DECODERS = ("greedy", "beam")
+PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
+
 
 @dataclass
 class WordTime:

@@ -9,8 +9,8 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
-from asr_kd.ctc_search import GreedyCollapser, Result, beam_search_between_pauses, make_result
-from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
+from asr_kd.ctc_search import DECODERS, PAUSE_SECONDS, GreedyCollapser, Result, beam_search_between_pauses, make_result
+from asr_kd.data.audio import audio_input
 from asr_kd.data.tokens import SPACE
 from asr_kd.decoding import align_tokens
 from asr_kd.export import load_exported
@@ -19,9 +19,6 @@ from asr_kd.framing import FACTOR, check_length, frame_samples
 from asr_kd.lm import LMDecoder
 from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.runtime import select_device
-
-PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
-DECODERS = ("greedy", "beam")
 
 
 class Recognizer:
@@ -124,27 +121,8 @@ class Recognizer:
         transcript (NaN/inf samples, empty, shorter than one 25 ms fbank window) raises AudioError
         naming the file."""
         what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
-        return self.decode(self.logits(self.features(self._wave(audio, sample_rate), what)))
+        return self.decode(self.logits(self.features(audio_input(audio, sample_rate), what)))
 
     def transcribe_batch(self, audios: list, sample_rate: int | None = None) -> list[Result]:
         """`transcribe` for each item; each is decoded alone, so results equal single calls."""
         return [self.transcribe(a, sample_rate) for a in audios]
-
-    @staticmethod
-    def _wave(audio, sample_rate: int | None) -> np.ndarray:
-        if isinstance(audio, (str, Path)):
-            if sample_rate is not None:
-                raise ValueError("sample_rate is for arrays; a file's rate is read from its header")
-            return load_audio(str(audio))
-        wave = np.asarray(audio)
-        if wave.ndim != 1:
-            raise AudioError(f"expected a mono (S,) array, got shape {wave.shape}; average the channels "
-                             "first (e.g. wave.mean(axis=1)) or pass the file path")
-        if not np.issubdtype(wave.dtype, np.floating):
-            raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
-        if wave.size == 0:
-            raise AudioError("empty audio")
-        check_finite(wave, "audio array")
-        if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
-            raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
-        return to_mono_16k(wave, sample_rate or 16000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,6 +83,28 @@ def load_audio(path: str, start: float | None = None, end: float | None = None,
     wave = to_mono_16k(samples, sr)
     check_finite(wave, path)
     return wave
+
+
+def audio_input(audio, sample_rate: int | None = None) -> np.ndarray:
+    """What the decode APIs accept -> (S,) float32 at 16 kHz: a file path (any rate, channels averaged;
+    always a file name, never a pipe), or a mono float array at `sample_rate` (default 16000). Arrays
+    that cannot give a correct transcript are one-line AudioErrors."""
+    if isinstance(audio, (str, Path)):
+        if sample_rate is not None:
+            raise ValueError("sample_rate is for arrays; a file's rate is read from its header")
+        return load_audio(str(audio))
+    wave = np.asarray(audio)
+    if wave.ndim != 1:
+        raise AudioError(f"expected a mono (S,) array, got shape {wave.shape}; average the channels "
+                         "first (e.g. wave.mean(axis=1)) or pass the file path")
+    if not np.issubdtype(wave.dtype, np.floating):
+        raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
+    if wave.size == 0:
+        raise AudioError("empty audio")
+    check_finite(wave, "audio array")
+    if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
+        raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
+    return to_mono_16k(wave, sample_rate or 16000)
 
 
 def load_utterance(utt: Utterance, allow_pipes: bool = False) -> np.ndarray:

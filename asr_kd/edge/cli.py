@@ -50,14 +50,21 @@ def _bench(a):
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
 
 
+def add_search_args(s: argparse.ArgumentParser) -> None:
+    """CTC search options, shared with `asr-kd decode/transcribe`."""
+    from asr_kd.ctc_search import DECODERS, PAUSE_SECONDS
+
+    s.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC search (default: %(default)s)")
+    s.add_argument("--beam-size", type=int, default=8, help="prefixes kept by --decoder beam (default: %(default)s)")
+    s.add_argument("--lm", help="ARPA word n-gram (asr-kd make-lm) for --decoder beam: flashlight lexicon search")
+    s.add_argument("--lm-weight", type=float, default=1.0, help="LM score weight (default: %(default)s)")
+    s.add_argument("--word-score", type=float, default=0.0, help="score added per word (default: %(default)s)")
+    s.add_argument("--pause-seconds", type=float, default=PAUSE_SECONDS,
+                   help="a silence this long between two tokens is a word boundary (0: off; default: %(default)s)")
+
+
 def _add_decoder_args(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--decoder", choices=["greedy", "beam"], default="greedy", help="(default: %(default)s)")
-    s.add_argument("--beam-size", type=int, default=8, help="(default: %(default)s)")
-    s.add_argument("--lm", help="ARPA word n-gram for --decoder beam (e.g. data/lang/lm.arpa of the recipe)")
-    s.add_argument("--lm-weight", type=float, default=1.0, help="(default: %(default)s)")
-    s.add_argument("--word-score", type=float, default=0.0, help="(default: %(default)s)")
-    s.add_argument("--pause-seconds", type=float, default=0.5,
-                   help="blank runs this long are word boundaries; 0: off (default: %(default)s)")
+    add_search_args(s)
     s.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: %(default)s)")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from asr_kd.ctc_search import (
+    DECODERS,
+    PAUSE_SECONDS,
     GreedyCollapser,
     Result,
     align_token_spans,
@@ -15,14 +17,11 @@ from asr_kd.ctc_search import (
     log_softmax,
     make_result,
 )
-from asr_kd.data.audio import AudioError, check_finite, load_audio, to_mono_16k
+from asr_kd.data.audio import audio_input, check_finite
 from asr_kd.data.tokens import SPACE
 from asr_kd.edge.fbank import OnlineFbank, fbank
 from asr_kd.edge.model import OnnxCTC
 from asr_kd.framing import FACTOR, ChunkConfig, check_length
-
-PAUSE_SECONDS = 0.5  # a silence this long between two tokens is a word boundary (as the torch recognizer)
-DECODERS = ("greedy", "beam")
 
 
 class EdgeRecognizer:
@@ -82,30 +81,11 @@ class EdgeRecognizer:
         """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate` (default
         16000; resampled otherwise) -> Result. A path is always a file name, never a `<command> |` pipe."""
         what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
-        return self.decode(self.logits(self.features(_wave(audio, sample_rate), what)))
+        return self.decode(self.logits(self.features(audio_input(audio, sample_rate), what)))
 
     def stream(self) -> "EdgeStream":
         """A streaming session (`--streaming` exports only)."""
         return EdgeStream(self)
-
-
-def _wave(audio, sample_rate: int | None) -> np.ndarray:
-    """A path or an array -> (S,) float32 at 16 kHz; bad arrays are one-line AudioErrors."""
-    if isinstance(audio, (str, Path)):
-        if sample_rate is not None:
-            raise ValueError("sample_rate is for arrays; a file's rate is read from its header")
-        return load_audio(str(audio))
-    wave = np.asarray(audio)
-    if wave.ndim != 1:
-        raise AudioError(f"expected a mono (S,) array, got shape {wave.shape}; average the channels first")
-    if not np.issubdtype(wave.dtype, np.floating):
-        raise AudioError(f"expected float samples in [-1, 1], got {wave.dtype}; for int16 use wave / 32768")
-    if wave.size == 0:
-        raise AudioError("empty audio")
-    check_finite(wave, "audio array")
-    if sample_rate is not None and (not isinstance(sample_rate, int) or sample_rate < 1000):
-        raise AudioError(f"sample_rate must be an integer in Hz (e.g. 16000), got {sample_rate!r}")
-    return to_mono_16k(wave, sample_rate or 16000)
 
 
 class EdgeStream:
