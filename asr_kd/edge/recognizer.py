@@ -17,7 +17,7 @@ from asr_kd.ctc_search import (
     log_softmax,
     make_result,
 )
-from asr_kd.data.audio import audio_input, check_finite
+from asr_kd.data.audio import SAMPLE_RATE, audio_input, check_finite
 from asr_kd.data.tokens import SPACE
 from asr_kd.edge.fbank import OnlineFbank, fbank
 from asr_kd.edge.model import OnnxCTC
@@ -56,6 +56,19 @@ class EdgeRecognizer:
         """(T, F) -> (T', V) CTC logits for one utterance of any length (memory bounded by a window)."""
         return self.model.logits(feats, self.chunk)
 
+    def wave_logits(self, wave: np.ndarray, block_seconds: float = 60.0) -> np.ndarray:
+        """(S,) float32 16 kHz -> (T', V). A streaming export computes fbank and runs the model
+        `block_seconds` at a time with its carried state (the result of one pass; memory of a block, so
+        a 10-minute file needs little more than its samples); an offline export fbanks all, then windows."""
+        if not self.model.streaming:
+            return self.logits(self.features(wave))
+        fb, state, pieces = OnlineFbank(self.feature_conf), self.model.initial_state(), []
+        step = int(block_seconds * SAMPLE_RATE)
+        for a in range(0, len(wave), step):
+            out, state = self.model.step(fb.accept(wave[a : a + step]), state)  # (L', V)
+            pieces.append(out)
+        return np.concatenate(pieces)
+
     def collapser(self) -> GreedyCollapser:
         """A fresh greedy CTC collapser with this recognizer's pause handling."""
         space = self.units.ids.get(SPACE)
@@ -81,7 +94,9 @@ class EdgeRecognizer:
         """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate` (default
         16000; resampled otherwise) -> Result. A path is always a file name, never a `<command> |` pipe."""
         what = str(audio) if isinstance(audio, (str, Path)) else "audio array"
-        return self.decode(self.logits(self.features(audio_input(audio, sample_rate), what)))
+        wave = audio_input(audio, sample_rate)
+        check_length(len(wave), self.feature_conf, what)
+        return self.decode(self.wave_logits(wave))
 
     def stream(self) -> "EdgeStream":
         """A streaming session (`--streaming` exports only)."""
