@@ -209,3 +209,15 @@ def test_edge_bench_writes_the_table(exports, data_dir, tmp_path):
         assert r["rtf_total"] > 0 and r["cold_start_s"] > 0 and r["peak_rss_mb_long"] > 10 and r["model_mb"] > 0
     table = (out / "bench.md").read_text()
     assert "latency 320 ms (median / p95; same text)" in table and "cold start (s)" in table and "st.onnx" in table
+
+
+def test_gru_student_streams(tmp_path):
+    ckpt = _student(tmp_path, {**STUDENT, "rnn_type": "gru"}, "gru.pt")
+    path = export(ckpt, tmp_path / "gru.onnx", "onnx", streaming=True)
+    rec = EdgeRecognizer(path)
+    assert [s["name"] for s in rec.model.streaming["state"]] == ["h"]
+    wave = _wave(3.1, 3)
+    stream = rec.stream()
+    for k in range(0, len(wave), 3000):
+        stream.accept(wave[k : k + 3000])
+    assert stream.finish() == rec.transcribe(wave) == Recognizer.from_checkpoint(ckpt).transcribe(wave)
