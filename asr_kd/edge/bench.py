@@ -105,12 +105,25 @@ def _child(spec: str, wav: Path, pin_core: int | None) -> tuple[float, float, st
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
     text = proc.stdout.readline().strip()
     first = time.perf_counter() - t0
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)  # rusage of this child alone
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
+    rss = proc.stdout.readline().strip()
+    if proc.wait():
         raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return first, usage.ru_maxrss / 1024, text
+    return first, float(rss), text
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB since it started its program: Linux's VmHWM, which
+    unlike ru_maxrss does not carry over the parent's memory from before exec (a forked child's
+    ru_maxrss is at least its parent's RSS)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _long_wave(waves: list[np.ndarray], seconds: float) -> np.ndarray:
@@ -195,11 +208,13 @@ def bench_table(env: dict, rows: list[dict], chunk_ms) -> str:
 
 
 def _child_main(spec: str, wav: str) -> None:
-    """The measured child process: load `spec` with 1 thread, transcribe `wav`, print the text."""
+    """The measured child process: load `spec` with 1 thread, transcribe `wav`, print the text, then its
+    peak RSS in MB."""
     engine = Engine(spec, 1)
     wave, rate = sf.read(wav, dtype="float32")
     assert rate == SAMPLE_RATE
     print(engine.transcribe(wave), flush=True)
+    print(f"{peak_rss_mb():.1f}", flush=True)
 
 
 if __name__ == "__main__":
