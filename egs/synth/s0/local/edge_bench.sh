@@ -16,6 +16,8 @@ model=student_kd
 out=exp/edge_bench
 bench_utts=100   # test utterances timed by the bench (all of them are decoded for WER)
 peers=true       # false: skip the Whisper / pocketsphinx venv (downloads from PyPI)
+peer_utts=40     # peers are 50-100x slower: fewer utterances, one timed pass, a 2-minute long file
+peer_long_minutes=2
 lm_beam_size=50
 
 . utils/parse_options.sh
@@ -77,7 +79,7 @@ if $peers; then
   $out/peers_venv/bin/pip install -q --upgrade pip
   $out/peers_venv/bin/pip install -q "$root[peers]"
   $out/peers_venv/bin/asr-kd-edge bench --engines peer:whisper-tiny.en peer:pocketsphinx --data $data/test \
-    --out $out/peers --max-utts $bench_utts --env $out/peers_venv
+    --out $out/peers --max-utts $peer_utts --repeats 1 --long-minutes $peer_long_minutes --env $out/peers_venv
 fi
 
 {
