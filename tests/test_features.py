@@ -14,8 +14,8 @@ from asr_kd.features import (
     fbank,
     load_cmvn,
     make_specaug,
-    num_frames,
 )
+from asr_kd.framing import num_frames
 
 
 def test_fbank_shape_matches_num_frames():

@@ -7,8 +7,8 @@ import kaldi_native_fbank as knf
 import numpy as np
 
 from asr_kd.config import FeatureConfig
+from asr_kd.data.audio import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 INT16_SCALE = 32768.0  # training computes fbank on int16-scaled samples
 
 
@@ -48,7 +48,7 @@ class OnlineFbank:
         samples = np.asarray(samples)
         if samples.ndim != 1 or not np.issubdtype(samples.dtype, np.floating):
             raise ValueError(f"expected (S,) float samples in [-1, 1], got {samples.dtype} of shape {samples.shape}")
-        samples = samples.astype(np.float32) * np.float32(INT16_SCALE)  # (S,)
+        samples = np.asarray(samples, np.float32) * np.float32(INT16_SCALE)  # (S,), one copy
         if samples.size:
             self._fbank.accept_waveform(SAMPLE_RATE, samples)
         ready = self._fbank.num_frames_ready
@@ -60,6 +60,9 @@ class OnlineFbank:
         return frames
 
 
-def fbank(wave: np.ndarray, conf: FeatureConfig) -> np.ndarray:
-    """(S,) float32 in [-1, 1] at 16 kHz -> (T, num_mel_bins) float32 log-mel fbank; T = 0 below one window."""
-    return OnlineFbank(conf).accept(wave)
+def fbank(wave: np.ndarray, conf: FeatureConfig, block_seconds: float = 20.0) -> np.ndarray:
+    """(S,) float32 in [-1, 1] at 16 kHz -> (T, num_mel_bins) float32 log-mel fbank; T = 0 below one window.
+    Fed `block_seconds` at a time, so the transient copies stay a block long on hour-long files."""
+    online, step = OnlineFbank(conf), int(block_seconds * SAMPLE_RATE)
+    blocks = [online.accept(wave[a : a + step]) for a in range(0, max(len(wave), 1), step)]
+    return np.concatenate(blocks)

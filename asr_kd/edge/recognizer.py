@@ -56,7 +56,7 @@ class EdgeRecognizer:
         """(T, F) -> (T', V) CTC logits for one utterance of any length (memory bounded by a window)."""
         return self.model.logits(feats, self.chunk)
 
-    def wave_logits(self, wave: np.ndarray, block_seconds: float = 60.0) -> np.ndarray:
+    def wave_logits(self, wave: np.ndarray, block_seconds: float = 20.0) -> np.ndarray:
         """(S,) float32 16 kHz -> (T', V). A streaming export computes fbank and runs the model
         `block_seconds` at a time with its carried state (the result of one pass; memory of a block, so
         a 10-minute file needs little more than its samples); an offline export fbanks all, then windows."""

@@ -105,7 +105,7 @@ fi
   echo "Torch-free runtime (\`asr-kd-edge bench\`):"
   echo
   cat $out/runtime/bench.md
-  if $peers; then
+  if [ -f $out/peers/bench.md ]; then  # from this run, or from an earlier one with --peers true
     echo
     echo "Peers (\`asr-kd-edge bench\` in a venv with \`.[peers]\`):"
     echo
