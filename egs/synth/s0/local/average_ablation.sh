@@ -19,7 +19,7 @@ for m in $models; do
   for s in $sets; do
     d=$exp/$m/decode_${s}_final
     [ -f $d/result.json ] || utils/run_local.sh $exp/$m/log/decode_${s}_final.log asr-kd decode \
-      --checkpoint $exp/$m/final.pt --data $data/$s --out $d --device cpu --num-threads 1
+      --checkpoint $exp/$m/final.pt --data $data/$s --out $d --device cpu --num-threads 1 > /dev/null
     row="$row $(wer $d) | $(wer $exp/$m/decode_$s) |"
   done
   echo "$row"
