@@ -13,13 +13,14 @@ from asr_kd import features
 from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import to_mono_16k
 from asr_kd.edge.fbank import OnlineFbank, fbank
+from asr_kd.framing import num_frames
 
 CONFS = [FeatureConfig(), FeatureConfig(num_mel_bins=40, frame_shift_ms=20.0), FeatureConfig(frame_length_ms=32.0)]
 
 
 def train_fbank(wave: np.ndarray, conf: FeatureConfig) -> np.ndarray:
     """(S,) -> (T, F) float32 as training computes it (torchaudio refuses audio shorter than one window)."""
-    if features.num_frames(len(wave), conf) == 0:
+    if num_frames(len(wave), conf) == 0:
         return np.zeros((0, conf.num_mel_bins), np.float32)
     return features.fbank(torch.from_numpy(wave), conf).numpy()
 
@@ -51,7 +52,7 @@ def speech(tmp_path_factory) -> np.ndarray:
 def test_random_audio_matches_training(seed, n, conf):
     wave = noise_with_silence(seed, n)
     edge, ref = fbank(wave, conf), train_fbank(wave, conf)
-    assert edge.dtype == np.float32 and edge.shape == ref.shape == (features.num_frames(n, conf), conf.num_mel_bins)
+    assert edge.dtype == np.float32 and edge.shape == ref.shape == (num_frames(n, conf), conf.num_mel_bins)
     if edge.size:
         assert np.abs(edge - ref).max() <= 1e-3
 
@@ -66,7 +67,7 @@ def test_digital_silence_is_the_floor():
 @pytest.mark.parametrize("conf", CONFS, ids=lambda c: f"{c.num_mel_bins}bins-{c.frame_length_ms:g}-{c.frame_shift_ms:g}ms")
 def test_speech_matches_training(speech, conf):
     edge, ref = fbank(speech, conf).astype(np.float64), train_fbank(speech, conf).astype(np.float64)  # (T, F)
-    assert edge.shape == ref.shape == (features.num_frames(len(speech), conf), conf.num_mel_bins)
+    assert edge.shape == ref.shape == (num_frames(len(speech), conf), conf.num_mel_bins)
     # float32 FFT rounding is relative to the whole frame, so bins far below their frame's energy (near-silent
     # ones) differ more in log: 1e-3 where a bin holds at least 1e-6 of its frame, else only rounding of the frame.
     power, frame_power = np.exp(ref), np.exp(ref).sum(1, keepdims=True)  # (T, F), (T, 1)
@@ -94,7 +95,7 @@ def test_online_keeps_no_frames_it_handed_out():
     stream = OnlineFbank(FeatureConfig())
     for seed in range(20):
         stream.accept(noise_with_silence(seed, 16000))
-    assert stream._fbank.num_frames_ready == features.num_frames(20 * 16000, FeatureConfig())
+    assert stream._fbank.num_frames_ready == num_frames(20 * 16000, FeatureConfig())
     with pytest.raises(RuntimeError, match="already removed"):
         stream._fbank.get_frame(stream._fbank.num_frames_ready - 1)
 
