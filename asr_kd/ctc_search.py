@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from asr_kd.data.tokens import SPACE, Units
+from asr_kd.framing import FACTOR
 
 DECODERS = ("greedy", "beam")
 PAUSE_SECONDS = 0.5  # default: a silence this long between two tokens is a word boundary
@@ -197,3 +198,45 @@ def make_result(units: Units, ids: list[int], frames: list[int] | None, frame_se
         else:
             current.append(i)
     return Result(units.decode(ids), [units.symbols[i] for i in ids], words)
+
+
+class CtcDecoder:
+    """(T', V) logits -> Result with one configured search: the decoding of the torch recognizer and of
+    the edge runtime alike. `decoder`: "greedy" (best path) or "beam" (prefix beam search of `beam_size`,
+    word times from a forced alignment of its result; with `lm`, an ARPA word n-gram, flashlight's lexicon
+    beam search weighted by `lm_weight`/`word_score`). Blank runs of `pause_seconds` are word boundaries."""
+
+    def __init__(self, units: Units, frame_shift_ms: float, decoder: str = "greedy", beam_size: int = 8,
+                 lm=None, lm_weight: float = 1.0, word_score: float = 0.0, pause_seconds: float = PAUSE_SECONDS):
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if lm is not None and decoder != "beam":
+            raise ValueError("an LM needs decoder='beam'")
+        self.lm = None
+        if lm is not None:
+            from asr_kd.lm import LMDecoder  # flashlight-text, loaded only when an LM is asked for
+
+            self.lm = LMDecoder(units, lm, beam_size, lm_weight, word_score)
+        self.units, self.decoder, self.beam_size = units, decoder, beam_size
+        self.frame_seconds = FACTOR * frame_shift_ms / 1000
+        self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
+
+    def collapser(self) -> GreedyCollapser:
+        """A fresh greedy CTC collapser with this decoder's pause handling."""
+        space = self.units.ids.get(SPACE)
+        return GreedyCollapser(0, space, self.pause_frames if space is not None else 0)
+
+    def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
+        return make_result(self.units, ids, frames, self.frame_seconds)
+
+    def __call__(self, logits) -> Result:
+        """(T', V) logits (anything np.asarray takes, on the CPU) -> Result."""
+        if self.decoder == "greedy":
+            c = self.collapser()
+            c.push(np.asarray(logits).argmax(-1).tolist())
+            return self.result(c.ids, c.frames)
+        if self.lm is not None:
+            return self.result(*self.lm(logits))
+        log_probs = log_softmax(logits)  # (T', V)
+        ids = beam_search_between_pauses(log_probs, self.beam_size, self.units.ids.get(SPACE), self.pause_frames)
+        return self.result(ids, [span.start for span in align_token_spans(log_probs, ids)])

@@ -53,11 +53,11 @@ class StreamingStep(nn.Module):
         return (logits, x[:, FACTOR * m :], *(state if self.lstm else (state,)))
 
 
-def _export_streaming(model: RnnCTC, path: Path, chunk_ms: int, meta: dict) -> dict:
-    """Write the ONNX streaming step of `model` to `path`; returns the metadata's `streaming` entry."""
+def _export_streaming(model: RnnCTC, path: Path, chunk_ms: int, shift: float) -> dict:
+    """Write the ONNX streaming step of `model` to `path` (fbank frames `shift` ms apart); returns the
+    metadata's `streaming` entry."""
     if not isinstance(model, RnnCTC) or model.rnn.bidirectional:
         raise ValueError("--streaming needs a unidirectional RNN student checkpoint (rnn_ctc, bidirectional: false)")
-    shift = meta["feature_conf"]["frame_shift_ms"]
     if chunk_ms <= 0 or chunk_ms % (FACTOR * shift):
         raise ValueError(f"--chunk-ms must be a positive multiple of {FACTOR * shift:g} ms (one output frame)")
     step = StreamingStep(model).eval()
@@ -114,10 +114,9 @@ SUFFIXES = {"onnx": ".onnx", "torchscript": ".ts"}
 def _write_streaming(model, units: Units, feature_conf: FeatureConfig, out_path: Path, chunk_ms: int) -> Path:
     import onnx
 
-    meta = json.loads(_meta(units, feature_conf, num_params(model)))
     with atomic_path(out_path) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer notes about the traced cache length
-        streaming = _export_streaming(model, tmp, chunk_ms, meta)
+        streaming = _export_streaming(model, tmp, chunk_ms, feature_conf.frame_shift_ms)
         proto = onnx.load(str(tmp))
         onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, num_params(model), streaming)})
         onnx.save(proto, str(tmp))

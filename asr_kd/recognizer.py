@@ -9,14 +9,11 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.chunking import ChunkConfig, windowed_logits
-from asr_kd.ctc_search import DECODERS, PAUSE_SECONDS, GreedyCollapser, Result, beam_search_between_pauses, make_result
+from asr_kd.ctc_search import PAUSE_SECONDS, CtcDecoder, GreedyCollapser, Result
 from asr_kd.data.audio import audio_input
-from asr_kd.data.tokens import SPACE
-from asr_kd.decoding import align_tokens
 from asr_kd.export import load_exported
 from asr_kd.features import fbank
-from asr_kd.framing import FACTOR, check_length, frame_samples
-from asr_kd.lm import LMDecoder
+from asr_kd.framing import check_length, frame_samples
 from asr_kd.quantize import PRECISIONS, quantize_int8
 from asr_kd.runtime import select_device
 
@@ -27,16 +24,11 @@ class Recognizer:
     def __init__(self, model, units, feature_conf, device: torch.device, chunk: ChunkConfig | None = None,
                  pause_seconds: float = PAUSE_SECONDS, decoder: str = "greedy", beam_size: int = 8,
                  lm: str | Path | None = None, lm_weight: float = 1.0, word_score: float = 0.0):
-        if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        if lm is not None and decoder != "beam":
-            raise ValueError("an LM needs decoder='beam'")
-        self.lm = LMDecoder(units, lm, beam_size, lm_weight, word_score) if lm is not None else None
         self.model, self.units, self.feature_conf, self.device = model.to(device), units, feature_conf, device
+        self.search = CtcDecoder(units, feature_conf.frame_shift_ms, decoder, beam_size, lm, lm_weight, word_score,
+                                 pause_seconds)
         self.chunk = chunk or ChunkConfig()
-        self.decoder, self.beam_size = decoder, beam_size
-        self.frame_seconds = FACTOR * feature_conf.frame_shift_ms / 1000
-        self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
+        self.frame_seconds = self.search.frame_seconds
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", num_threads: int | None = None,
@@ -84,29 +76,16 @@ class Recognizer:
 
     def collapser(self) -> GreedyCollapser:
         """A fresh greedy CTC collapser with this recognizer's pause handling."""
-        return GreedyCollapser(0, self.units.ids.get(SPACE), self.pause_frames if SPACE in self.units.ids else 0)
+        return self.search.collapser()
 
     def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
         """Token ids (with the output frame of each, for word times) -> Result."""
-        return make_result(self.units, ids, frames, self.frame_seconds)
+        return self.search.result(ids, frames)
 
     def decode(self, logits: torch.Tensor) -> Result:
-        """(T', V) -> CTC result with the configured decoder."""
-        if self.decoder == "greedy":
-            c = self.collapser()
-            c.push(logits.argmax(-1).tolist())
-            return self.result(c.ids, c.frames)
-        if self.lm is not None:
-            return self.result(*self.lm(logits.cpu()))
-        return self._beam(logits)
-
-    def _beam(self, logits: torch.Tensor) -> Result:
-        """Prefix beam search on each stretch between pauses (see ctc_search.beam_search_between_pauses);
-        word times from a forced alignment of the result."""
-        log_probs = logits.float().log_softmax(-1).cpu()  # (T', V)
-        ids = beam_search_between_pauses(log_probs, self.beam_size, self.units.ids.get(SPACE), self.pause_frames)
-        frames = [span.start for span in align_tokens(logits, ids)] if ids else []
-        return self.result(ids, frames)
+        """(T', V) -> CTC result with the configured decoder (asr_kd.ctc_search.CtcDecoder, shared with
+        the edge runtime)."""
+        return self.search(logits.detach().float().cpu().numpy())
 
     def stream(self):
         """A streaming session (unidirectional RNN students only); see asr_kd.streaming."""

@@ -30,7 +30,7 @@ class Engine:
     """One recogniser behind `transcribe(wave) -> text`, with a per-stage timing where it has stages."""
 
     def __init__(self, spec: str, threads: int):
-        self.spec, self.stream = spec, None
+        self.spec = spec
         if spec.startswith(PEER_PREFIX):
             from asr_kd.peer_engines import peer_recognizer
 
@@ -77,38 +77,38 @@ def _rtf(engine: Engine, waves: list[np.ndarray], repeats: int) -> dict[str, flo
     return {"rtf_total": sum(med.values()), **{f"rtf_{s}": v for s, v in med.items()}}
 
 
-def streaming_latency(engine: Engine, waves: list[np.ndarray], chunk_ms: int) -> dict[str, float]:
+def streaming_latency(engine: Engine, waves: list[np.ndarray], offline: list[str], chunk_ms: int) -> dict[str, float]:
     """Feed each wave in `chunk_ms` pieces as they would arrive from a microphone; the latency of a piece
     is the time `accept` + `partial` take (its last sample arrived when the call starts). Milliseconds,
-    and the fraction of waves whose streamed text equals the offline transcript."""
+    and the fraction of waves whose streamed text equals their `offline` transcript."""
     step = SAMPLE_RATE * chunk_ms // 1000
     times, same = [], 0
-    for w in waves:
+    for w, text in zip(waves, offline):
         stream = engine.rec.stream()
         for a in range(0, len(w), step):
             t0 = time.perf_counter()
             stream.accept(w[a : a + step])
             stream.partial()
             times.append(time.perf_counter() - t0)
-        same += stream.finish().text == engine.transcribe(w)
+        same += stream.finish().text == text
     times.sort()
     return {"median_ms": 1000 * statistics.median(times), "p95_ms": 1000 * times[int(0.95 * (len(times) - 1))],
             "same_text": same / len(waves)}
 
 
-def _child(spec: str, wav: Path, pin_core: int | None) -> tuple[float, float, str]:
-    """(seconds from process start to its first line of text, its peak RSS in MB, the text) for a fresh
+def _child(spec: str, wav: Path, pin_core: int | None) -> tuple[float, float]:
+    """(seconds from process start to its first line of text, its peak RSS in MB) for a fresh
     process that loads `spec` with 1 thread and transcribes `wav`."""
     cmd = [sys.executable, "-m", "asr_kd.edge.bench", "--child", spec, str(wav)]
     pin = (lambda: os.sched_setaffinity(0, {pin_core})) if pin_core is not None else None
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=pin)
-    text = proc.stdout.readline().strip()
+    proc.stdout.readline()  # the text
     first = time.perf_counter() - t0
     rss = proc.stdout.readline().strip()
     if proc.wait():
         raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return first, float(rss), text
+    return first, float(rss)
 
 
 def peak_rss_mb() -> float:
@@ -166,7 +166,8 @@ def edge_bench(engines: list[str], data_dir: str, out_dir: str, threads=(1, 2), 
                        "threads": n, "pinned_core": pin_core if n == 1 else None, **_rtf(engine, waves, repeats)}
                 if n == 1:
                     if engine.rec is not None and engine.rec.model.streaming:
-                        row["latency"] = {str(c): streaming_latency(engine, waves, c) for c in chunk_ms}
+                        offline = [engine.transcribe(w) for w in waves]
+                        row["latency"] = {str(c): streaming_latency(engine, waves, offline, c) for c in chunk_ms}
                     cold = [_child(spec, short, pin_core) for _ in range(repeats)]
                     row["cold_start_s"] = statistics.median(c[0] for c in cold)
                     row["peak_rss_mb_long"] = _child(spec, long, pin_core)[1]

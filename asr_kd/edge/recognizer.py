@@ -7,45 +7,25 @@ from pathlib import Path
 
 import numpy as np
 
-from asr_kd.ctc_search import (
-    DECODERS,
-    PAUSE_SECONDS,
-    GreedyCollapser,
-    Result,
-    align_token_spans,
-    beam_search_between_pauses,
-    log_softmax,
-    make_result,
-)
+from asr_kd.ctc_search import PAUSE_SECONDS, CtcDecoder, GreedyCollapser, Result
 from asr_kd.data.audio import SAMPLE_RATE, audio_input, check_finite
-from asr_kd.data.tokens import SPACE
 from asr_kd.edge.fbank import OnlineFbank, fbank
 from asr_kd.edge.model import OnnxCTC
-from asr_kd.framing import FACTOR, ChunkConfig, check_length
+from asr_kd.framing import ChunkConfig, check_length
 
 
 class EdgeRecognizer:
-    """Load once, transcribe many. `decoder`: "greedy" or "beam" (CTC prefix beam search of `beam_size`;
-    with `lm`, an ARPA word n-gram, flashlight's lexicon beam search weighted by `lm_weight`/`word_score`).
-    `pause_seconds`: blank runs at least this long become word boundaries (0: off)."""
+    """Load once, transcribe many. `decoder`, `beam_size`, `lm`, `lm_weight`, `word_score`, `pause_seconds`:
+    the CTC search, as in the torch recognizer (asr_kd.ctc_search.CtcDecoder)."""
 
     def __init__(self, model: str | Path, decoder: str = "greedy", beam_size: int = 8, lm: str | Path | None = None,
                  lm_weight: float = 1.0, word_score: float = 0.0, pause_seconds: float = PAUSE_SECONDS,
                  num_threads: int | None = None, chunk: ChunkConfig | None = None):
-        if decoder not in DECODERS:
-            raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
-        if lm is not None and decoder != "beam":
-            raise ValueError("an LM needs decoder='beam'")
         self.model = OnnxCTC(model, num_threads)
         self.units, self.feature_conf = self.model.units, self.model.feature_conf
-        self.decoder, self.beam_size, self.chunk = decoder, beam_size, chunk or ChunkConfig()
-        self.lm = None
-        if lm is not None:
-            from asr_kd.lm import LMDecoder  # flashlight-text, loaded only when an LM is asked for
-
-            self.lm = LMDecoder(self.units, lm, beam_size, lm_weight, word_score)
-        self.frame_seconds = FACTOR * self.feature_conf.frame_shift_ms / 1000
-        self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
+        self.search = CtcDecoder(self.units, self.feature_conf.frame_shift_ms, decoder, beam_size, lm, lm_weight,
+                                 word_score, pause_seconds)
+        self.chunk = chunk or ChunkConfig()
 
     def features(self, wave: np.ndarray, what: str = "audio") -> np.ndarray:
         """(S,) float32 16 kHz -> (T, F) fbank; audio shorter than one window is an AudioError naming `what`."""
@@ -70,25 +50,14 @@ class EdgeRecognizer:
         return np.concatenate(pieces)
 
     def collapser(self) -> GreedyCollapser:
-        """A fresh greedy CTC collapser with this recognizer's pause handling."""
-        space = self.units.ids.get(SPACE)
-        return GreedyCollapser(0, space, self.pause_frames if space is not None else 0)
+        return self.search.collapser()
 
     def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
-        return make_result(self.units, ids, frames, self.frame_seconds)
+        return self.search.result(ids, frames)
 
     def decode(self, logits: np.ndarray) -> Result:
-        """(T', V) -> CTC result with the configured decoder; word times after prefix beam search
-        without an LM come from a forced alignment of its result, as in the torch recognizer."""
-        if self.decoder == "greedy":
-            c = self.collapser()
-            c.push(np.asarray(logits).argmax(-1).tolist())
-            return self.result(c.ids, c.frames)
-        if self.lm is not None:
-            return self.result(*self.lm(logits))
-        log_probs = log_softmax(logits)  # (T', V)
-        ids = beam_search_between_pauses(log_probs, self.beam_size, self.units.ids.get(SPACE), self.pause_frames)
-        return self.result(ids, [span.start for span in align_token_spans(log_probs, ids)])
+        """(T', V) -> CTC result with the configured decoder (asr_kd.ctc_search.CtcDecoder)."""
+        return self.search(logits)
 
     def transcribe(self, audio: str | Path | np.ndarray, sample_rate: int | None = None) -> Result:
         """A file path (any rate, channels averaged), or a (S,) float array at `sample_rate` (default
