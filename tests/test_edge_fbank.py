@@ -1,4 +1,5 @@
-"""The torch-free edge fbank (kaldi-native-fbank) against the training side's torchaudio fbank."""
+"""The torch-free edge fbank (vectorised numpy) against the training side's torchaudio fbank, and its stream
+against its offline pass (bit-exact, whatever the chunking)."""
 
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from asr_kd import features
 from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import to_mono_16k
 from asr_kd.edge.fbank import OnlineFbank, fbank
-from asr_kd.framing import num_frames
+from asr_kd.framing import frame_samples, num_frames
 
 CONFS = [FeatureConfig(), FeatureConfig(num_mel_bins=40, frame_shift_ms=20.0), FeatureConfig(frame_length_ms=32.0)]
 
@@ -91,13 +92,27 @@ def test_online_equals_offline(chunks):
     assert np.array_equal(np.concatenate(pieces), fbank(wave, conf))
 
 
-def test_online_keeps_no_frames_it_handed_out():
-    stream = OnlineFbank(FeatureConfig())
+def test_online_is_bit_exact_one_frame_at_a_time():
+    # Frames computed one per call (a 1-row matmul would be BLAS gemv) against 10,000 frames in one call.
+    conf = FeatureConfig()
+    win, hop = frame_samples(conf)
+    wave = noise_with_silence(4, win + 9999 * hop)
+    stream = OnlineFbank(conf)
+    single = [stream.accept(wave[:win])] + [stream.accept(wave[a : a + hop]) for a in range(win, len(wave), hop)]
+    assert all(len(frame) == 1 for frame in single)
+    batch = fbank(wave, conf, block_seconds=200.0)  # one block: all 10,000 frames together
+    assert batch.shape == (10000, conf.num_mel_bins)
+    assert np.array_equal(np.concatenate(single), batch)
+
+
+def test_online_keeps_only_the_unconsumed_tail():
+    conf = FeatureConfig()
+    win, hop = frame_samples(conf)
+    stream, frames = OnlineFbank(conf), 0
     for seed in range(20):
-        stream.accept(noise_with_silence(seed, 16000))
-    assert stream._fbank.num_frames_ready == num_frames(20 * 16000, FeatureConfig())
-    with pytest.raises(RuntimeError, match="already removed"):
-        stream._fbank.get_frame(stream._fbank.num_frames_ready - 1)
+        frames += len(stream.accept(noise_with_silence(seed, 16000)))
+    assert frames == num_frames(20 * 16000, conf)
+    assert stream._tail.size == 20 * 16000 - frames * hop < win  # from the last frame's start + hop on
 
 
 def test_dither_is_honoured():

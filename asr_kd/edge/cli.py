@@ -70,7 +70,7 @@ def _add_decoder_args(s: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asr-kd-edge", description="torch-free ASR runtime for asr-kd ONNX exports "
-                                "(onnxruntime, kaldi-native-fbank, flashlight-text)")
+                                "(onnxruntime, fbank in numpy, flashlight-text)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("transcribe", help="print `<file> <text>` for each audio file")
