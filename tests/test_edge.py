@@ -79,9 +79,10 @@ def test_long_input_in_windows_and_blocks(exports, monkeypatch):
     with torch.no_grad():
         whole = Recognizer.from_checkpoint(ckpt).model(torch.from_numpy(feats)[None], torch.tensor([1003]))[0][0]
     assert np.abs(EdgeRecognizer(streaming).logits(feats) - whole.numpy()).max() < 1e-4
-    rec, wave = EdgeRecognizer(streaming), _wave(7.3)
-    blocks = rec.wave_logits(wave, block_seconds=0.77)  # fbank + model in blocks, state carried
-    assert np.abs(blocks - rec.logits(rec.features(wave))).max() < 1e-4
+    wave = _wave(7.3)
+    for rec in (EdgeRecognizer(streaming), EdgeRecognizer(offline, chunk=windows)):
+        blocks = rec.wave_logits(wave, block_seconds=0.77)  # fbank in blocks, fed as it comes: state / windows
+        assert np.abs(blocks - rec.logits(rec.features(wave))).max() < 1e-4
 
 
 @pytest.mark.parametrize("pieces", [[1, 37, 160, 5000], [5120], [320, 1, 2, 3, 4000]])

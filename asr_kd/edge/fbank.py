@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from threadpoolctl import ThreadpoolController
 
 from asr_kd.config import FeatureConfig
 from asr_kd.data.audio import SAMPLE_RATE
@@ -47,6 +48,13 @@ def _mel_banks(num_bins: int, nfft: int) -> np.ndarray:
     banks = np.ascontiguousarray(banks.T, dtype=np.float32)
     banks.flags.writeable = False  # shared by every stream of this size
     return banks
+
+
+@lru_cache(maxsize=1)
+def _blas() -> ThreadpoolController:
+    """numpy's BLAS, to run the small mel matmuls on one thread: more threads only fight the model's
+    onnxruntime threads for the cores (features 5x slower with 2 threads on 2 cores)."""
+    return ThreadpoolController()
 
 
 @lru_cache(maxsize=None)
@@ -100,11 +108,12 @@ class OnlineFbank:
         in pieces that end where a matmul group ends."""
         frames = sliding_window_view(x, self.win)[:: self.hop]  # (>= n, win) views, no copy
         feats, a = np.empty((n, self.conf.num_mel_bins), np.float32), 0  # (n, F)
-        while a < n:
-            row = (self._next + a) % GROUP
-            b = min(n, a + GROUP - row)
-            feats[a:b] = self._log_mel(frames[a:b], row)
-            a = b
+        with _blas().limit(limits=1, user_api="blas"):
+            while a < n:
+                row = (self._next + a) % GROUP
+                b = min(n, a + GROUP - row)
+                feats[a:b] = self._log_mel(frames[a:b], row)
+                a = b
         return feats
 
     def _log_mel(self, frames: np.ndarray, row: int) -> np.ndarray:

@@ -5,6 +5,7 @@ with carried state (`--streaming` exports of unidirectional RNN students)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -66,20 +67,46 @@ class OnnxCTC:
         return outs[0][0], dict(zip(names, outs[1:]))
 
     def logits(self, feats: np.ndarray, chunk: ChunkConfig | None = None) -> np.ndarray:
-        """(T, F) -> (T', V), T' = subsampled_length(T): a streaming export runs block by block with its
-        state, an offline one window by window (asr_kd.framing); memory is bounded by a block/window."""
+        """(T, F) -> (T', V), T' = subsampled_length(T); see `block_logits`."""
         feats = np.asarray(feats, np.float32)
+        return self.block_logits([feats], len(feats), chunk)
+
+    def block_logits(self, blocks: Iterable[np.ndarray], total: int, chunk: ChunkConfig | None = None) -> np.ndarray:
+        """(L_i, F) fbank blocks of one utterance, `total` frames in all -> (T', V) logits,
+        T' = subsampled_length(total). A streaming export runs block by block with its state, an offline
+        one window by window (asr_kd.framing) over the frames as they arrive: memory is bounded by a
+        block or a window, never the whole utterance's features."""
         if self.streaming:
             state, pieces = self.initial_state(), []
-            for a in range(0, len(feats), OFFLINE_BLOCK_FRAMES):
-                out, state = self.step(feats[a : a + OFFLINE_BLOCK_FRAMES], state)
-                pieces.append(out)
+            for block in blocks:
+                for a in range(0, len(block), OFFLINE_BLOCK_FRAMES):
+                    out, state = self.step(block[a : a + OFFLINE_BLOCK_FRAMES], state)
+                    pieces.append(out)
         else:
-            pieces = []
-            for w in make_windows(len(feats), chunk or ChunkConfig()):
-                x = feats[None, w.in_start : w.in_end]  # (1, L, F)
+            frames, pieces = FrameQueue(blocks), []
+            for w in make_windows(total, chunk or ChunkConfig()):
+                x = frames.span(w.in_start, w.in_end)[None]  # (1, L, F)
                 out, _ = self.session.run(None, {"feats": x, "lens": np.array([x.shape[1]], np.int64)})
                 pieces.append(out[0, w.keep_start : w.keep_end])
         out = np.concatenate(pieces) if pieces else np.zeros((0, self.vocab_size), np.float32)
-        assert len(out) == max(subsampled_length(len(feats)), 0), "windows lost frames"
+        assert len(out) == max(subsampled_length(total), 0), "windows lost frames"
         return out
+
+
+class FrameQueue:
+    """Frames arriving in blocks, read as spans [a, b) whose starts never decrease: frames before the
+    latest start are dropped, so only a window and a block are held."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]):
+        self._blocks = iter(blocks)
+        self._buf: np.ndarray | None = None  # (n, F) frames from index self._start on
+        self._start = 0
+
+    def span(self, a: int, b: int) -> np.ndarray:
+        """(b - a, F) float32 frames a..b-1 (contiguous)."""
+        buf = self._buf if self._buf is not None else np.asarray(next(self._blocks), np.float32)
+        buf, self._start = buf[a - self._start :], a
+        while len(buf) < b - a:
+            buf = np.concatenate([buf, np.asarray(next(self._blocks), np.float32)])
+        self._buf = buf
+        return np.ascontiguousarray(buf[: b - a])

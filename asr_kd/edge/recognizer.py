@@ -11,7 +11,7 @@ from asr_kd.ctc_search import PAUSE_SECONDS, CtcDecoder, GreedyCollapser, Result
 from asr_kd.data.audio import SAMPLE_RATE, audio_input, check_finite
 from asr_kd.edge.fbank import OnlineFbank, fbank
 from asr_kd.edge.model import OnnxCTC
-from asr_kd.framing import ChunkConfig, check_length
+from asr_kd.framing import ChunkConfig, check_length, num_frames
 
 
 class EdgeRecognizer:
@@ -37,17 +37,12 @@ class EdgeRecognizer:
         return self.model.logits(feats, self.chunk)
 
     def wave_logits(self, wave: np.ndarray, block_seconds: float = 20.0) -> np.ndarray:
-        """(S,) float32 16 kHz -> (T', V). A streaming export computes fbank and runs the model
-        `block_seconds` at a time with its carried state (the result of one pass; memory of a block, so
-        a 10-minute file needs little more than its samples); an offline export fbanks all, then windows."""
-        if not self.model.streaming:
-            return self.logits(self.features(wave))
-        fb, state, pieces = OnlineFbank(self.feature_conf), self.model.initial_state(), []
-        step = int(block_seconds * SAMPLE_RATE)
-        for a in range(0, len(wave), step):
-            out, state = self.model.step(fb.accept(wave[a : a + step]), state)  # (L', V)
-            pieces.append(out)
-        return np.concatenate(pieces)
+        """(S,) float32 16 kHz -> (T', V): fbank computed `block_seconds` at a time and fed to the model as
+        it comes (a streaming export with its carried state, an offline one window by window), so a
+        10-minute file needs little more memory than its samples."""
+        fb, step = OnlineFbank(self.feature_conf), int(block_seconds * SAMPLE_RATE)
+        blocks = (fb.accept(wave[a : a + step]) for a in range(0, len(wave), step))  # (L_i, F) each
+        return self.model.block_logits(blocks, num_frames(len(wave), self.feature_conf), self.chunk)
 
     def collapser(self) -> GreedyCollapser:
         return self.search.collapser()
