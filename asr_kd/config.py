@@ -88,6 +88,9 @@ class TrainConfig:
     pad_silence_s: float = 0.0  # up to this much silence (random) added at each end of every training utterance
     seed: int = 0
     num_threads: int = 0  # CPU threads; 0 = all cores
+    on_the_fly: bool = False  # features computed from the audio while training instead of read from the cache
+    num_workers: int = 0  # DataLoader worker processes reading (and with on_the_fly computing) features
+    prefetch_factor: int = 2  # batches each worker keeps ready
     amp: bool = True  # bf16 autocast, used only on CUDA
     log_interval: int = 20
     checkpoint_interval: int = 200  # steps between resumable checkpoints

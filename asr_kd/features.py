@@ -1,7 +1,8 @@
 """Log-mel fbank (Kaldi-compatible), global CMVN, SpecAugment, and the on-disk feature cache.
 
 The cache lets training read features instead of decoding audio every epoch: `feats.npy`
-(float16, (total_frames, num_mel_bins)) plus `feats.idx` (`<utt> <offset> <num_frames>`).
+(float16, (total_frames, num_mel_bins)) plus `feats.idx` (`<utt> <offset> <num_frames>`);
+`AudioFeatures` computes the same numbers from the audio when a corpus is too large to cache.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import torchaudio
 from tqdm import tqdm
 
 from asr_kd.config import FeatureConfig, SpecAugConfig
-from asr_kd.data.audio import SAMPLE_RATE, AudioError, load_utterance
+from asr_kd.data.audio import SAMPLE_RATE, AudioError, audio_samples, load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import atomic_path, write_json, write_text
-from asr_kd.framing import check_length, frame_samples
+from asr_kd.framing import check_length, frame_samples, num_frames
 from asr_kd.shards import check_shard, remove_shards, save_concatenated, shard_dir, shard_dirs, shard_slice
 
 FEATS, FEATS_INDEX, SKIPPED, CMVN = "feats.npy", "feats.idx", "feats.skipped", "cmvn.json"
@@ -169,6 +170,30 @@ class FeatureCache:
 
     def num_frames(self, utt: str) -> int:
         return self.index[utt][1]
+
+
+class AudioFeatures:
+    """FeatureCache's interface computed from a data dir's audio on demand (training's on-the-fly
+    features, e.g. in DataLoader workers): fbank rounded through float16 as the cache stores it, so the
+    same utterance gives the same numbers either way. Frame counts come from the audio headers (exact
+    at 16 kHz; resampled audio may get one frame more or less when read)."""
+
+    def __init__(self, data_dir: str | Path, conf: FeatureConfig):
+        self.conf = conf
+        self.utts = {u.utt: u for u in load_data_dir(data_dir, require_text=False)}
+        self.index = {}
+        for utt in self.utts.values():
+            n = num_frames(audio_samples(utt), conf)
+            if n > 0:
+                self.index[utt.utt] = n
+
+    def __getitem__(self, utt: str) -> np.ndarray:
+        """(T, F) float32 features of `utt`, read and computed now."""
+        wave = torch.from_numpy(load_utterance(self.utts[utt]))
+        return fbank(wave, self.conf).to(torch.float16).float().numpy()
+
+    def num_frames(self, utt: str) -> int:
+        return self.index[utt]
 
 
 def compute_cmvn(data_dir: str | Path) -> dict:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from asr_kd import checkpoint
 from asr_kd.average import epoch_checkpoint
 from asr_kd.config import ConfigError, ExperimentConfig, changed_keys
-from asr_kd.data.dataset import Batch, FeatureDataset, LengthBucketSampler, collate
+from asr_kd.data.dataset import Batch, FeatureDataset, Item, LengthBucketSampler, collate, make_loader
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.distributed import Dist
@@ -39,11 +39,12 @@ log = logging.getLogger("asr_kd.train")
 
 FINAL, STATE = "final.pt", "last_state.pt"
 # Settings that --resume may change: the run's length (the LR schedule is recomputed for the new
-# number of steps), bookkeeping, and accum_grad, so that a run resumed on fewer (more) devices can keep
+# number of steps), bookkeeping, where the features come from (the same numbers either way), and accum_grad, so that a run resumed on fewer (more) devices can keep
 # its global batch of world size x accum_grad batches. Anything else would make train.yaml describe a
 # run that never happened.
 RESUME_MAY_CHANGE = frozenset(f"train_conf.{k}" for k in ("epochs", "max_steps", "log_interval",
-                                                           "checkpoint_interval", "num_threads", "accum_grad"))
+                                                           "checkpoint_interval", "num_threads", "accum_grad",
+                                                           "on_the_fly", "num_workers", "prefetch_factor"))
 
 
 def _augment(batch: Batch, specaug) -> torch.Tensor:
@@ -198,6 +199,7 @@ class Trainer:
         self.sampler = LengthBucketSampler([self.data.num_frames(i) for i in range(len(self.data))],
                                            tc.max_frames_per_batch, seed=tc.seed, num_replicas=dist.world_size,
                                            rank=dist.rank)
+        self.loader = make_loader(self.data, self.sampler, tc.num_workers, tc.prefetch_factor, tc.seed)
         # each step takes world size x accum_grad batches: ceil(ceil(N / W) / A) = ceil(N / (W A)) steps per epoch
         self.batches_per_step = dist.world_size * tc.accum_grad
         self.total_steps = tc.max_steps or tc.epochs * math.ceil(len(self.sampler.batches) / self.batches_per_step)
@@ -240,12 +242,14 @@ class Trainer:
 
     def _load_data(self) -> tuple[FeatureDataset, FeatureDataset | None]:
         tc, inputs = self.tc, self.inputs
-        data = FeatureDataset(inputs.train, self.units, tc.max_utt_frames)
+        audio = self.conf.feature_conf if tc.on_the_fly else None  # features from the audio, not the cache
+        data = FeatureDataset(inputs.train, self.units, tc.max_utt_frames, on_the_fly=audio)
         if inputs.unlab:
-            data.extend(FeatureDataset(inputs.unlab, self.units, tc.max_utt_frames, transcribed=False))
+            data.extend(FeatureDataset(inputs.unlab, self.units, tc.max_utt_frames, transcribed=False,
+                                       on_the_fly=audio))
         if self.teacher is not None:
             self.teacher.check_covers([u for _, u, _ in data.items])
-        return data, FeatureDataset(inputs.dev, self.units) if inputs.dev else None
+        return data, FeatureDataset(inputs.dev, self.units, on_the_fly=audio) if inputs.dev else None
 
     def _restore(self) -> None:
         """Continue from last_state.pt, on any world size: the position is in global batches, and
@@ -310,24 +314,25 @@ class Trainer:
         bar = tqdm(total=per_rank, initial=per_rank - len(shard), desc=f"epoch {self.epoch + 1}/{self.tc.epochs}",
                    unit="batch", disable=not self.dist.is_main)
         t0 = time.time()
+        batches = iter(self.loader)  # the same batches as `shard`, read by the loader's workers
         for i in range(0, len(shard), accum):
-            group = shard[i : i + accum]
+            group = [next(batches) for _ in shard[i : i + accum]]
             self.position += w * len(group)
             if self.optimizer_step(group, bar) and self.step >= self.total_steps:
                 break
         bar.close()
         self.elapsed += time.time() - t0
 
-    def optimizer_step(self, group: list[list[int]], bar: tqdm) -> bool:
+    def optimizer_step(self, group: list[list[Item]], bar: tqdm) -> bool:
         """One optimizer step on this rank's `group` of batches: gradients averaged over the batches
         (accumulated) and the ranks (DDP). Skipped when the gradient is not finite, which a
         non-finite loss on any rank makes it on all of them. Returns whether the step was taken."""
         tc = self.tc
         self.optimizer.zero_grad(set_to_none=True)
         losses, parts = [], []
-        for j, idxs in enumerate(group):
+        for j, items in enumerate(group):
             with self.ddp.no_sync() if self.dist.enabled and j < len(group) - 1 else nullcontext():
-                loss, batch_parts, batch = self.batch_loss(idxs)
+                loss, batch_parts, batch = self.batch_loss(items)
                 bar.update(1)
                 if not torch.isfinite(loss):  # one bad batch must not end a long run
                     log.warning("step %d: non-finite loss %s on %s; step skipped", self.step, batch_parts,
@@ -357,10 +362,10 @@ class Trainer:
             self.save_state()
         return True
 
-    def batch_loss(self, idxs: list[int]) -> tuple[torch.Tensor, dict[str, float], Batch]:
-        """(loss, its parts, the batch) of the utterances `idxs`: silence padding and SpecAugment,
+    def batch_loss(self, items: list[Item]) -> tuple[torch.Tensor, dict[str, float], Batch]:
+        """(loss, its parts, the batch) of the utterances `items`: silence padding and SpecAugment,
         the student, the teacher's view of the same batch, and CTC (+ KD)."""
-        items, shifts = [self.data[i] for i in idxs], None
+        shifts = None
         if self.pad_frames:
             items, shifts = _pad_silence(items, self.pad_frames, self.conf.feature_conf)
         batch = collate(items).to(self.dev)

@@ -138,3 +138,41 @@ def test_summary_counts_only_the_audio_trained_on(prepared, tmp_path):
     full, cut = (json.loads((tmp_path / n / "train_summary.json").read_text()) for n in ("full", "cut"))
     assert full["audio_hours_trained"] == pytest.approx(2 * full["audio_hours_per_epoch"], abs=1e-3)
     assert cut["steps"] == 2 and cut["audio_hours_trained"] == pytest.approx(cut["audio_hours_per_epoch"] / 2, abs=1e-3)
+
+
+def test_on_the_fly_features_and_workers_train_as_the_cache(prepared, tmp_path):
+    """Same batches, same features: an epoch from the cache, one computed from the audio in 2 loader
+    workers, and the cache read by 2 workers give the same weights (augmentation off, padding on)."""
+    base = {"epochs": 1, "pad_silence_s": 0.2}
+    runs = {"cache": {}, "fly_workers": {"on_the_fly": True, "num_workers": 2},
+            "cache_workers": {"num_workers": 2, "prefetch_factor": 1}}
+    weights = {}
+    for name, extra in runs.items():
+        conf = _conf(**base, **extra)
+        conf.specaug_conf.enabled = False
+        weights[name] = checkpoint.load(_run(conf, prepared, tmp_path / name))["state_dict"]
+        summary = json.loads((tmp_path / name / "train_summary.json").read_text())
+        assert summary["steps"] > 2
+    for name in ("fly_workers", "cache_workers"):
+        assert all(torch.equal(weights["cache"][k], weights[name][k]) for k in weights["cache"]), name
+
+
+def test_on_the_fly_features_equal_the_cache(prepared):
+    from asr_kd.features import AudioFeatures, FeatureCache
+
+    cache, audio = FeatureCache(prepared), AudioFeatures(prepared, FeatureConfig())
+    assert set(cache.index) == set(audio.index)
+    for utt in cache.index:
+        assert audio.num_frames(utt) == cache.num_frames(utt)
+        assert (audio[utt] == cache[utt]).all()
+
+
+def test_on_the_fly_refuses_pipes_in_one_line(prepared):
+    from asr_kd.data.kaldi_dir import DataDirError
+    from asr_kd.features import AudioFeatures
+
+    scp = (prepared / "wav.scp").read_text().splitlines()
+    utt, path = scp[0].split(" ", 1)
+    (prepared / "wav.scp").write_text("\n".join([f"{utt} cat {path} |"] + scp[1:]) + "\n")
+    with pytest.raises(DataDirError, match=f"{utt}.*command pipe"):  # a pipe has no header to count frames from
+        AudioFeatures(prepared, FeatureConfig())

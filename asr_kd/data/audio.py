@@ -118,6 +118,19 @@ def load_utterance(utt: Utterance, allow_pipes: bool = False) -> np.ndarray:
         raise AudioError(f"utterance {utt.utt}: {e}") from None
 
 
+def audio_samples(utt: Utterance) -> int:
+    """(S,) length `load_utterance` gives `utt` (a file, not a pipe), from the header alone: exact at
+    16 kHz, the resampled length rounded otherwise (the resampler may differ by a sample)."""
+    try:
+        info = sf.info(utt.path)
+    except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
+        raise AudioError(f"utterance {utt.utt}: {utt.path}: cannot read audio header ({e})") from None
+    sr = info.samplerate
+    first = 0 if utt.start is None else int(round(utt.start * sr))
+    last = info.frames if utt.end is None else min(int(round(utt.end * sr)), info.frames)
+    return max(0, last - first) if sr == SAMPLE_RATE else round(max(0, last - first) * SAMPLE_RATE / sr)
+
+
 def audio_duration(path: str) -> float:
     """Duration in seconds from the file header alone (no decoding), for utt2dur."""
     try:

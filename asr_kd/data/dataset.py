@@ -11,10 +11,13 @@ import torch
 
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.data.tokens import UNK, Units
-from asr_kd.features import FeatureCache
+from asr_kd.config import FeatureConfig
+from asr_kd.features import AudioFeatures, FeatureCache
 from asr_kd.framing import subsampled_length
 
 log = logging.getLogger(__name__)
+
+Item = tuple[str, torch.Tensor, list[int]]  # one utterance as training reads it: id, (T, F) features, token ids
 
 
 @dataclass
@@ -31,13 +34,15 @@ class Batch:
 
 
 class FeatureDataset(torch.utils.data.Dataset):
-    """Utterances of a data dir with cached features; drops (and counts) those CTC cannot use.
+    """Utterances of a data dir with cached features (or, with `on_the_fly` settings, features computed
+    from the audio when an item is read); drops (and counts) those CTC cannot use.
     With `transcribed=False` the text is ignored and every utterance gets an empty target: audio
     that only the KD term can learn from (see `extend` and `losses.ctc_kd_loss`)."""
 
-    def __init__(self, data_dir: str | Path, units: Units, max_frames: int = 0, transcribed: bool = True):
-        cache = FeatureCache(data_dir)
-        self.items: list[tuple[FeatureCache, str, list[int]]] = []
+    def __init__(self, data_dir: str | Path, units: Units, max_frames: int = 0, transcribed: bool = True,
+                 on_the_fly: FeatureConfig | None = None):
+        cache = AudioFeatures(data_dir, on_the_fly) if on_the_fly else FeatureCache(data_dir)
+        self.items: list[tuple[FeatureCache | AudioFeatures, str, list[int]]] = []
         self.skipped = {"no_features": 0, "too_long": 0, "empty_text": 0, "too_short_for_ctc": 0}
         self.unk_utts = 0  # utterances with characters outside units.txt (mapped to <unk>)
         for utt in load_data_dir(data_dir, require_text=transcribed):
@@ -79,7 +84,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         cache, utt, _ = self.items[i]
         return cache.num_frames(utt)
 
-    def __getitem__(self, i: int) -> tuple[str, torch.Tensor, list[int]]:
+    def __getitem__(self, i: int) -> Item:
         cache, utt, ids = self.items[i]
         return utt, torch.from_numpy(cache[utt]), ids
 
@@ -131,7 +136,7 @@ class LengthBucketSampler(torch.utils.data.Sampler):
         return len(self._rest()) // self.num_replicas
 
 
-def collate(items: list[tuple[str, torch.Tensor, list[int]]]) -> Batch:
+def collate(items: list[Item]) -> Batch:
     utts = [u for u, _, _ in items]
     feats = torch.nn.utils.rnn.pad_sequence([f for _, f, _ in items], batch_first=True)
     targets = torch.nn.utils.rnn.pad_sequence([torch.tensor(t, dtype=torch.long) for _, _, t in items], batch_first=True)
@@ -142,3 +147,15 @@ def collate(items: list[tuple[str, torch.Tensor, list[int]]]) -> Batch:
         targets,
         torch.tensor([len(t) for _, _, t in items]),
     )
+
+
+def make_loader(data: FeatureDataset, sampler: LengthBucketSampler, num_workers: int = 0, prefetch_factor: int = 2,
+                seed: int = 0) -> torch.utils.data.DataLoader:
+    """The sampler's batches of `data` as lists of items, read in `num_workers` worker processes (kept
+    across epochs) or in this one. Silence padding, SpecAugment and collation stay in the training
+    process, whose random state makes them repeatable: the loader draws its workers' seeds from a
+    generator of its own, not from that state (a resumed run would draw once more)."""
+    workers = {"num_workers": num_workers, "prefetch_factor": prefetch_factor,
+               "persistent_workers": True} if num_workers > 0 else {}
+    return torch.utils.data.DataLoader(data, batch_sampler=sampler, collate_fn=list,
+                                       generator=torch.Generator().manual_seed(seed), **workers)
