@@ -1,4 +1,5 @@
-"""Corpus preparers that write Kaldi data dirs: synthesised speech (default), LibriSpeech, folders."""
+"""Corpus preparers that write Kaldi data dirs: synthesised speech (default), LibriSpeech, Common Voice,
+folders."""
 
 import argparse
 import sys
@@ -10,3 +11,7 @@ class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         print(f"error: {message} (see --help)", file=sys.stderr)
         sys.exit(1)
+
+
+class PrepError(RuntimeError):
+    """A user-facing failure; the message names the file at fault."""

@@ -13,14 +13,10 @@ from pathlib import Path
 
 from asr_kd.data.audio import AudioError, audio_duration
 from asr_kd.data.kaldi_dir import DataDirError, Utterance, write_data_dir
-from data_prep import OneLineErrorParser
+from data_prep import OneLineErrorParser, PrepError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 SPEAKER_FROM = ("dir", "file", "none")
-
-
-class PrepError(RuntimeError):
-    """A user-facing failure; the message names the file at fault."""
 
 
 def safe_id(name: str) -> str:

@@ -14,11 +14,7 @@ from pathlib import Path
 
 from asr_kd.data.audio import AudioError, audio_duration
 from asr_kd.data.kaldi_dir import DataDirError, Utterance, write_data_dir, write_table
-from data_prep import OneLineErrorParser
-
-
-class PrepError(RuntimeError):
-    """A user-facing failure; the message names the file at fault."""
+from data_prep import OneLineErrorParser, PrepError
 
 
 def _lines(path: Path) -> list[str]:

@@ -38,17 +38,6 @@ declare -A model_conf=([teacher]=teacher.yaml [student_ctc]=student.yaml [studen
 
 . utils/stages.sh
 
-jobs_for() {  # jobs_for FILE...: --nj, but at most the number of lines (utterances) of each FILE
-  local n=$nj f c
-  for f in "$@"; do c=$(wc -l < "$f"); [ "$c" -lt "$n" ] && n=$c; done
-  echo "$n"
-}
-
-run_sharded() {  # run_sharded N CMD LOG ARGS...: `CMD LOG.log ARGS`, or with N > 1 the N jobs
-  local n=$1 cmd=$2 log=$3; shift 3  # `CMD JOB=1:N LOG.JOB.log ARGS --shard JOB/N` (merge them after)
-  if [ "$n" -eq 1 ]; then $cmd $log.log "$@"; else $cmd JOB=1:$n $log.JOB.log "$@" --shard JOB/$n; fi
-}
-
 train_prog="asr-kd train"
 [ "$ngpu" -gt 1 ] && train_prog="utils/torchrun.sh $ngpu -m asr_kd train"
 
