@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from asr_kd.data.tokens import SPACE, Units
+from asr_kd.data.tokens import Units
 from asr_kd.decoding import align_tokens
 
 FRAME_SECONDS = 0.04  # one output frame after x4 subsampling of 10 ms fbank frames
@@ -24,16 +24,8 @@ class Word:
 def align_words(logits: torch.Tensor, text: str, units: Units) -> list[Word]:
     """(T, V) CTC logits of one utterance and its transcript -> words with frame spans (Viterbi)."""
     spans = align_tokens(logits, units.encode(text))
-    space = units.ids[SPACE]
-    words, current = [], []
-    for span in spans + [None]:
-        if span is None or span.token == space:
-            if current:
-                words.append(Word(units.decode([s.token for s in current]), current[0].start, current[-1].end))
-            current = []
-        else:
-            current.append(span)
-    return words
+    return [Word(units.decode([s.token for s in spans[a:b]]), spans[a].start, spans[b - 1].end)
+            for a, b in units.word_spans([s.token for s in spans])]
 
 
 def split_at_gaps(words: list[Word], num_frames: int, max_frames: int) -> list[tuple[int, int, str]]:

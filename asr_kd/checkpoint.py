@@ -41,7 +41,7 @@ def model_checkpoint(model: CTCModel, model_name: str, model_conf: dict[str, Any
         "model": model_name,
         "model_conf": dict(model_conf),
         "input_dim": model.input_dim,
-        "units": list(units.symbols),
+        **units.to_meta(),
         "feature_conf": dataclasses.asdict(feature_conf),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
@@ -117,7 +117,7 @@ def load_model(path: str | Path) -> tuple[CTCModel, Units, FeatureConfig]:
     """Checkpoint file -> (model in eval mode on CPU, units, feature config)."""
     ckpt = load(path)
     try:
-        units = Units(ckpt["units"])
+        units = Units.from_meta(ckpt)
         model = build_model(ckpt["model"], ckpt["model_conf"], ckpt["input_dim"], len(units))
         feature_conf = from_dict(FeatureConfig, ckpt["feature_conf"], "feature_conf")
     except (ValueError, TypeError) as e:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 TRAIN_EXTRA_MODULES = ("torch", "torchaudio", "jiwer", "tqdm", "matplotlib", "onnx")  # `pip install '.[train]'`
 
@@ -58,9 +59,11 @@ def _make_units(a):
     from asr_kd.data.kaldi_dir import read_table
     from asr_kd.data.tokens import Units
 
-    units = Units.build(read_table(a.text).values())
+    texts = read_table(a.text).values()
+    units = Units.build(texts) if a.type == "char" else Units.train_subwords(texts, a.vocab_size, a.type)
     units.write(a.units)
-    print(f"{a.units}: {len(units)} units")
+    print(f"{a.units}: {len(units)} {a.type} units" + (f" (+ {Path(a.units).with_suffix('.model')})"
+                                                          if units.model is not None else ""))
 
 
 def _train(a):
@@ -311,9 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("data_dir")
     s.set_defaults(fn=_compute_cmvn)
 
-    s = sub.add_parser("make-units", help="character units.txt (<blank> 0, <unk> 1) from a Kaldi text file")
+    s = sub.add_parser("make-units", help="units.txt (<blank> 0, <unk> 1) from a Kaldi text file: characters, or "
+                       "sentencepiece subwords (units.model beside it)")
     s.add_argument("text", help="Kaldi text file (e.g. data/train/text)")
     s.add_argument("units", help="output units.txt")
+    s.add_argument("--type", choices=["char", "bpe", "unigram"], default="char",
+                   help="characters, or sentencepiece BPE / unigram subwords (default: %(default)s)")
+    s.add_argument("--vocab-size", type=int, default=256,
+                   help="subword pieces to learn, <blank> not counted; fewer when the text has fewer (default: %(default)s)")
     s.set_defaults(fn=_make_units)
 
     s = sub.add_parser("train", help="train a model (teacher or student; --teacher turns on KD); data-parallel "

@@ -186,17 +186,9 @@ def align_token_spans(log_probs, ids: list[int], blank: int = 0) -> list[TokenSp
 
 def make_result(units: Units, ids: list[int], frames: list[int] | None, frame_seconds: float) -> Result:
     """Token ids (with the output frame of each, for word times; None: no word times) -> Result."""
-    words, current = [], []
-    space = units.ids.get(SPACE)
-    for i, k in enumerate(ids + [space]):
-        if k == space or i == len(ids):
-            if current and frames is not None:
-                words.append(WordTime(units.decode([ids[j] for j in current]),
-                                      round(frames[current[0]] * frame_seconds, 3),
-                                      round((frames[current[-1]] + 1) * frame_seconds, 3)))
-            current = []
-        else:
-            current.append(i)
+    words = [] if frames is None else [
+        WordTime(units.decode(ids[a:b]), round(frames[a] * frame_seconds, 3), round((frames[b - 1] + 1) * frame_seconds, 3))
+        for a, b in units.word_spans(ids)]
     return Result(units.decode(ids), [units.symbols[i] for i in ids], words)
 
 

@@ -32,7 +32,7 @@ CHUNK_MS = 320  # default chunk of a streaming export
 
 
 def _meta(units: Units, feature_conf: FeatureConfig, params: int, streaming: dict | None = None) -> str:
-    meta = {"units": units.symbols, "feature_conf": dataclasses.asdict(feature_conf), "params": params}
+    meta = {**units.to_meta(), "feature_conf": dataclasses.asdict(feature_conf), "params": params}
     return json.dumps({**meta, "streaming": streaming} if streaming else meta)
 
 
@@ -182,7 +182,7 @@ def load_exported(path: str | Path, num_threads: int | None = None):
         if meta.get("streaming"):
             raise CheckpointError(f"{path}: a streaming export (asr-kd export --streaming) runs in the edge runtime "
                                   "(asr-kd-edge / asr_kd.edge); export without --streaming for this command")
-        units = Units(meta["units"])
+        units = Units.from_meta(meta)
         return (ExportedCTC(run, len(units), meta["params"]), units,
                 from_dict(FeatureConfig, meta["feature_conf"], "feature_conf"))
     except (ValueError, TypeError, KeyError) as e:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from asr_kd.ctc_search import log_softmax
-from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
+from asr_kd.data.tokens import BLANK, SPACE, UNK, WORD, Units
 from asr_kd.fileio import write_text
 
 BOS, EOS, LM_UNK = "<s>", "</s>", "<unk>"
@@ -88,11 +88,20 @@ def arpa_words(path: str | Path) -> list[str]:
     return words
 
 
+def spell_words(units: Units, words) -> list[tuple[str, list[str]]]:
+    """(word, unit symbols) for each word the units can spell: characters followed by `<space>`, or the
+    word's sentencepiece pieces (the first carries the word-start `▁`)."""
+    if units.model is None:
+        return [(w, [*w, SPACE]) for w in words if all(c in units.ids for c in w)]
+    unk = units.ids[UNK]
+    return [(w, [units.symbols[i] for i in ids]) for w in words if unk not in (ids := units.encode(w))]
+
+
 class LMDecoder:
     """CTC beam search with a word n-gram LM: flashlight-text's lexicon decoder with KenLM, built as
     torchaudio's `ctc_decoder` builds it (same tokens, no torch; frames one less than its timesteps,
-    which count the start state as a step). Words are spelled in the model's character units, each
-    followed by `<space>`."""
+    which count the start state as a step). Words are spelled in the model's units (`spell_words`); the word
+    boundary unit (`<space>`, or the bare `▁` piece of subwords) is the decoder's silence."""
 
     def __init__(self, units: Units, arpa: str | Path, beam_size: int = 50, lm_weight: float = 1.0,
                  word_score: float = 0.0):
@@ -108,14 +117,17 @@ class LMDecoder:
             from flashlight.lib.text.dictionary import create_word_dict, load_words
         except ImportError as e:  # flashlight-text missing, or built without KenLM
             raise RuntimeError(f"LM decoding needs the flashlight-text package ({e})") from None
-        spellable = [w for w in arpa_words(arpa) if all(c in units.ids for c in w)]
+        space = units.boundary()
+        if space is None:
+            raise ValueError(f"LM decoding needs a word boundary unit ({SPACE} or {WORD}) in the units")
         with tempfile.TemporaryDirectory() as tmp:  # read back by load_words: its map order gives the word ids
             path = Path(tmp) / "lexicon"
-            path.write_text("".join(f"{w}\t{' '.join(w)} {SPACE}\n" for w in spellable), encoding="utf-8")
+            path.write_text("".join(f"{w}\t{' '.join(s)}\n" for w, s in spell_words(units, arpa_words(arpa))),
+                            encoding="utf-8")
             lexicon = load_words(str(path))  # word -> spellings (lists of unit symbols); adds <unk>
         words = create_word_dict(lexicon)
         self.lm = KenLM(str(arpa), words)  # held here: the decoder does not keep it alive
-        self.units, self.blank, space = units, units.ids[BLANK], units.ids[SPACE]
+        self.units, self.blank = units, units.ids[BLANK]
         trie = Trie(len(units), space)
         start = self.lm.start(False)
         for word, spellings in lexicon.items():
@@ -136,7 +148,7 @@ class LMDecoder:
         log_probs = np.ascontiguousarray(log_softmax(logits))  # (T', V) float32, read by pointer
         # the best: a label per step; step 0 is the start state before the first frame, so step t is frame t - 1
         path = self.decoder.decode(log_probs.ctypes.data, *log_probs.shape)[0].tokens
-        space, ids, frames = self.units.ids[SPACE], [], []
+        space, ids, frames = self.units.boundary(), [], []
         for t, k in enumerate(path):  # repeats merged, blanks and leading spaces dropped
             if k != self.blank and (t == 0 or k != path[t - 1]) and (ids or k != space):
                 ids.append(k)

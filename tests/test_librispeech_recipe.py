@@ -1,5 +1,5 @@
 """egs/librispeech/s0/run.sh end to end on a fabricated LibriSpeech tree (SPEAKERS.TXT, FLAC + .trans.txt
-per chapter, speech synthesised offline by espeak-ng) with the tiny presets: data prep, features, units,
+per chapter, speech synthesised offline by espeak-ng) with the tiny presets: data prep, features, BPE units,
 teacher, students, teacher cache, decodes of dev-clean/test-clean/test-other, table; 2 jobs per shardable stage."""
 
 import json
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+import torch
 
 from asr_kd.data.audio import to_mono_16k
 
@@ -54,7 +55,8 @@ def recipe(tmp_path_factory):
     corpus = _corpus(root)
     out = subprocess.run(
         ["./run.sh", "--corpus", str(corpus), "--conf", str(TINY), "--data", str(root / "data"),
-         "--exp", str(root / "exp"), "--device", "cpu", "--nj", "2", "--average-num", "2"],
+         "--exp", str(root / "exp"), "--device", "cpu", "--nj", "2", "--average-num", "2", "--units", "bpe",
+         "--vocab-size", "40"],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return root, out.stdout
@@ -67,6 +69,8 @@ def test_every_stage_runs_on_a_librispeech_tree(recipe):
         assert f"stage {stage}:" in stdout
     assert (data / "train_clean_100" / "spk2gender").read_text().splitlines() == ["103-100 m", "19-100 f"]
     assert len((data / "train_clean_100" / "text").read_text().splitlines()) == 12
+    assert (data / "lang" / "units.model").exists()  # BPE units: the sentencepiece model beside units.txt
+    assert torch.load(exp / "student_kd" / "avg.pt", weights_only=True)["units_model"]
     assert (exp / "teacher" / "cache_train" / "meta.json").exists()
     assert "--teacher-cache" in (exp / "student_kd" / "log" / "run.log").read_text()
     assert list((exp / "teacher" / "log").glob("dump_teacher.2.log"))  # --nj 2: two jobs, merged

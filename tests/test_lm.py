@@ -138,3 +138,21 @@ def test_lm_decoder_equals_torchaudio_ctc_decoder(tmp_path, beam_size, lm_weight
         assert ours(logits) == ours(torch.from_numpy(logits)) == expected
         decoded += len(expected[0])
     assert decoded > 0
+
+
+def test_lm_decoder_with_subword_units(tmp_path):
+    """Sentencepiece units: words spelled by their pieces (the first with the word-start ▁), the bare ▁
+    piece as the silence; the result's words and their times come from the pieces."""
+    from asr_kd.ctc_search import make_result
+    from asr_kd.lm import spell_words
+
+    write_arpa(MORE, tmp_path / "lm.arpa")
+    units = Units.train_subwords(MORE * 10, vocab_size=40)
+    assert all(pieces[0].startswith("\u2581") for _, pieces in spell_words(units, arpa_words(tmp_path / "lm.arpa")))
+    ids = units.encode("THE CAT SAT")
+    labels = [f for k in ids for f in [0, 0, k]] + [0, 0]
+    logits = np.full((len(labels), len(units)), -10.0, np.float32)  # (T, V): one spike per piece
+    logits[np.arange(len(labels)), labels] = 0.0
+    out, frames = LMDecoder(units, tmp_path / "lm.arpa", beam_size=16)(logits)
+    result = make_result(units, out, frames, 0.04)
+    assert result.text == "THE CAT SAT" and [w.text for w in result.words] == ["THE", "CAT", "SAT"]

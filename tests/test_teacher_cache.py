@@ -154,3 +154,32 @@ def test_recording_context_slices_each_segment_from_a_whole_recording_pass(teach
         assert logp.shape[0] == n == alone[utt][0].shape[0]  # the piece's own frame count
         assert torch.equal(ids, full.indices[first : first + n])
     assert not torch.equal(ctx["spk-rec-001"][0], alone["spk-rec-001"][0])  # context changed the teacher's view
+
+
+def test_subword_units_through_teacher_cache_kd_and_export(data_dir, tmp_path):
+    """BPE units end to end: teacher checkpoint, top-k cache sized to the vocabulary, KD student from the
+    cache; the student's checkpoint and ONNX export carry the sentencepiece model and decode words."""
+    from asr_kd.edge.recognizer import EdgeRecognizer
+    from asr_kd.export import export
+
+    compute_feats(data_dir, FeatureConfig())
+    compute_cmvn(data_dir)
+    units = Units.train_subwords(read_table(data_dir / "text").values(), vocab_size=30)
+    units.write(data_dir / "units.txt")
+    assert len(units) > 20 and units.model is not None
+    torch.manual_seed(0)
+    model = build_model("conformer_ctc", TEACHER, 80, len(units), load_cmvn(data_dir / "cmvn.json")).eval()
+    ckpt = tmp_path / "teacher.pt"
+    checkpoint.save(checkpoint.model_checkpoint(model, "conformer_ctc", TEACHER, units, FeatureConfig()), ckpt)
+    meta = dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=len(units))  # the whole subword vocabulary
+    assert meta["vocab"] == meta["top_k"] == len(units) and meta["units"] == units.symbols
+    final = train(_student_kd(max_frames_per_batch=300), tmp_path / "exp", data_dir, data_dir / "units.txt",
+                  data_dir / "cmvn.json", teacher_cache=tmp_path / "cache")
+    recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
+    assert recs and all(np.isfinite(r["kd"]) for r in recs if "kd" in r)
+    _, loaded, _ = checkpoint.load_model(final)
+    assert loaded.model == units.model and loaded.symbols == units.symbols
+    rec = EdgeRecognizer(export(final, tmp_path / "s.onnx", "onnx"))
+    assert rec.units.model == units.model
+    ids = units.encode("HELLO WORLD")
+    assert rec.result(ids, list(range(len(ids)))).words[1].text == "WORLD"

@@ -37,7 +37,7 @@ class OnnxCTC:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             meta = json.loads(self.session.get_modelmeta().custom_metadata_map[META])
-            self.units = Units(meta["units"])
+            self.units = Units.from_meta(meta)
             self.feature_conf = from_dict(FeatureConfig, meta["feature_conf"], "feature_conf")
         except KeyError:
             raise ModelError(f"{path}: not exported by asr-kd (no {META} metadata)") from None

@@ -25,6 +25,9 @@ decode_threads=1                   # CPU threads for decoding (RTF is measured w
 kd_top_k=16                        # teacher log-posteriors kept per frame in the KD cache
 average_num=5                      # decode the average of the N epochs with the lowest dev loss; 0: final.pt
 
+units=bpe                          # sentencepiece subwords (bpe | unigram), or char
+vocab_size=300                     # subword pieces (--units bpe|unigram): ESPnet's LibriSpeech-100 setting
+
 . utils/parse_options.sh
 [ "$nj" -ge 1 ] && [ "$ngpu" -ge 1 ] || { echo "$0: --nj and --ngpu must be >= 1" >&2; exit 1; }
 
@@ -67,8 +70,9 @@ if run_stage 1 && done_or $data/.feats.done; then
 fi
 
 if run_stage 2 && done_or $data/.units.done; then
-  echo "stage 2: character units from the training text"
-  $train_cmd $data/log/units.log asr-kd make-units $data/$train/text $data/lang/units.txt
+  echo "stage 2: $units units from the training text"
+  $train_cmd $data/log/units.log asr-kd make-units $data/$train/text $data/lang/units.txt \
+    --type $units --vocab-size $vocab_size
   touch $data/.units.done
 fi
 

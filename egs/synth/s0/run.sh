@@ -30,6 +30,9 @@ augment_conf=conf/augment.yaml  # copies and what they get; the robustness sets 
 average_num=3    # decode the average of the N epochs with the lowest dev loss (avg.pt); 0: final.pt
 robust_sets="noise10 noise0 reverb"  # test_<name> made with conf/augment_test/<name>.yaml: robustness table
 
+units=char                         # char, or sentencepiece subwords: bpe | unigram
+vocab_size=256                     # subword pieces (--units bpe|unigram)
+
 . utils/parse_options.sh
 [ "$nj" -ge 1 ] && [ "$ngpu" -ge 1 ] || { echo "$0: --nj and --ngpu must be >= 1" >&2; exit 1; }
 
@@ -85,8 +88,9 @@ if run_stage 1 && done_or $data/.feats.done; then
 fi
 
 if run_stage 2 && done_or $data/.units.done; then
-  echo "stage 2: character units from the training text"
-  $train_cmd $data/log/units.log asr-kd make-units $data/train/text $data/lang/units.txt
+  echo "stage 2: $units units from the training text"
+  $train_cmd $data/log/units.log asr-kd make-units $data/train/text $data/lang/units.txt \
+    --type $units --vocab-size $vocab_size
   touch $data/.units.done
 fi
 
