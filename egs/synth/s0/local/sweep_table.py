@@ -72,9 +72,10 @@ def main() -> None:
     for name, train_set, *_ in variants:
         decoded = {s: results[name, s] for s in args.sets} if ckpts[name] is not None else None
         print(row(name, train_set, args.exp / name, decoded))
-    print(f"\nGreedy WER (%) of final.pt (where training was stopped: the model after its last finished epoch, "
-          f"before its learning rate had decayed), "
-          f"decoded on {args.device}; grid: {args.grid}.")
+    stopped = any(not (args.exp / name / "train_summary.json").exists() for name in ckpts)
+    print(f"\nGreedy WER (%) of final.pt" + (" (where training was stopped: the model after its last finished "
+          "epoch, before its learning rate had decayed)" if stopped else "") + f", decoded on {args.device}; "
+          f"grid: {args.grid}.")
 
 
 if __name__ == "__main__":
