@@ -25,9 +25,9 @@ STUDENT = {"rnn_type": "lstm", "hidden_size": 24, "num_layers": 2, "subsampling_
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None; sys.modules['torchaudio'] = None; "
 
 
-def _student(tmp_path, conf=STUDENT, name="student.pt"):
+def _student(tmp_path, conf=STUDENT, name="student.pt", units=None):
     torch.manual_seed(0)
-    units = Units.build(["ABCDE "])
+    units = units or Units.build(["ABCDE "])
     model = build_model("rnn_ctc", conf, 80, len(units)).eval()
     with torch.no_grad():
         model.head.bias[0] = -1.0  # random weights; keep blank from dominating so tokens appear
@@ -100,6 +100,21 @@ def test_stream_equals_offline(exports, pieces):
     result = stream.finish()
     assert result == rec.transcribe(wave) and result.tokens
     assert all(b.startswith(a) for a, b in zip(partials, partials[1:]))  # partial text only grows
+
+
+def test_subword_student_streams_as_it_decodes_offline(tmp_path):
+    """Sentencepiece units: the streaming export carries the model; streamed text and words equal offline."""
+    units = Units.train_subwords(["A BAD CAB", "DAD ADDED A BEAD", "ACE BED CAB"] * 10, vocab_size=20)
+    ckpt = _student(tmp_path, units=units)
+    rec = EdgeRecognizer(export(ckpt, tmp_path / "st.onnx", "onnx", streaming=True))
+    assert rec.units.model == units.model and rec.units.symbols == units.symbols
+    wave = np.concatenate([_wave(2.0, 1), np.zeros(16000, np.float32), _wave(2.5, 2)])
+    stream = rec.stream()
+    for a in range(0, len(wave), 5120):
+        stream.accept(wave[a : a + 5120])
+    result = stream.finish()
+    assert result == rec.transcribe(wave) == Recognizer.from_checkpoint(ckpt).transcribe(wave) and result.tokens
+    assert result.text == " ".join(w.text for w in result.words)
 
 
 def _spelling_logits(units, text: str, noise: float, seed: int) -> np.ndarray:

@@ -86,3 +86,10 @@ def test_cli(tmp_path):
     bad = subprocess.run(run + ["--cv-dir", str(cv), "--split", "nope", "--out", str(tmp_path / "e")], cwd=REPO,
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "nope.tsv: not found" in bad.stderr
+
+
+def test_old_libsndfile_without_mp3_is_one_line(tmp_path, monkeypatch):
+    cv = make_cv(tmp_path)
+    monkeypatch.setattr(sf, "__libsndfile_version__", "1.0.31")
+    with pytest.raises(PrepError, match=r"MP3, which needs libsndfile >= 1.1 \(this soundfile has 1.0.31\)"):
+        prepare(cv, "validated", tmp_path / "out")
