@@ -140,6 +140,7 @@ def test_summary_counts_only_the_audio_trained_on(prepared, tmp_path):
     assert cut["steps"] == 2 and cut["audio_hours_trained"] == pytest.approx(cut["audio_hours_per_epoch"] / 2, abs=1e-3)
 
 
+@pytest.mark.filterwarnings("ignore:This DataLoader will create:UserWarning")  # 2 workers on a 1-core runner
 def test_on_the_fly_features_and_workers_train_as_the_cache(prepared, tmp_path):
     """Same batches, same features: an epoch from the cache, one computed from the audio in 2 loader
     workers, and the cache read by 2 workers give the same weights (augmentation off, padding on)."""
