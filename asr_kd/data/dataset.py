@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
+from asr_kd.config import FeatureConfig
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.data.tokens import UNK, Units
-from asr_kd.config import FeatureConfig
 from asr_kd.features import AudioFeatures, FeatureCache
 from asr_kd.framing import subsampled_length
 
