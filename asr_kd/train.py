@@ -27,7 +27,7 @@ from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.distributed import Dist
 from asr_kd.explock import ExpLock
-from asr_kd.features import load_cmvn, make_specaug, pad_with_silence
+from asr_kd.features import FEATS_INDEX, load_cmvn, make_specaug, pad_with_silence
 from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.framing import FACTOR
 from asr_kd.losses import ctc_kd_loss, ctc_loss
@@ -249,7 +249,11 @@ class Trainer:
                                        on_the_fly=audio))
         if self.teacher is not None:
             self.teacher.check_covers([u for _, u, _ in data.items])
-        return data, FeatureDataset(inputs.dev, self.units, on_the_fly=audio) if inputs.dev else None
+        if not inputs.dev:
+            return data, None
+        # dev is evaluated every epoch: from its cache when it has one, not recomputed each time
+        dev_audio = audio if audio and not (Path(inputs.dev) / FEATS_INDEX).exists() else None
+        return data, FeatureDataset(inputs.dev, self.units, on_the_fly=dev_audio)
 
     def _restore(self) -> None:
         """Continue from last_state.pt, on any world size: the position is in global batches, and
@@ -309,14 +313,14 @@ class Trainer:
         """This rank's share of the rest of the epoch, `accum_grad` batches per optimizer step."""
         w, accum = self.dist.world_size, self.tc.accum_grad
         self.sampler.set_epoch(self.epoch, self.position)
-        shard = list(self.sampler)
+        left = len(self.sampler)  # this rank's batches still to run
         per_rank = math.ceil(len(self.sampler.batches) / w)
-        bar = tqdm(total=per_rank, initial=per_rank - len(shard), desc=f"epoch {self.epoch + 1}/{self.tc.epochs}",
+        bar = tqdm(total=per_rank, initial=per_rank - left, desc=f"epoch {self.epoch + 1}/{self.tc.epochs}",
                    unit="batch", disable=not self.dist.is_main)
         t0 = time.time()
-        batches = iter(self.loader)  # the same batches as `shard`, read by the loader's workers
-        for i in range(0, len(shard), accum):
-            group = [next(batches) for _ in shard[i : i + accum]]
+        batches = iter(self.loader)  # the sampler's batches, read by the loader's workers
+        for i in range(0, left, accum):
+            group = [next(batches) for _ in range(min(accum, left - i))]
             self.position += w * len(group)
             if self.optimizer_step(group, bar) and self.step >= self.total_steps:
                 break

@@ -58,6 +58,12 @@ def check_finite(wave: np.ndarray, what: str) -> None:
         raise AudioError(f"{what}: {bad} NaN or inf sample(s) of {np.size(wave)}")
 
 
+def _sample_span(rate: int, frames: int, start: float | None, end: float | None) -> tuple[int, int]:
+    """[first, last) samples of [start, end) seconds (None: from the start / to the end) of `frames` at `rate`."""
+    first = 0 if start is None else int(round(start * rate))
+    return first, frames if end is None else min(int(round(end * rate)), frames)
+
+
 def load_audio(path: str, start: float | None = None, end: float | None = None,
                allow_pipes: bool = False) -> np.ndarray:
     """Read `path` (only [start, end) seconds when given) -> (S,) float32 mono 16 kHz in [-1, 1].
@@ -73,12 +79,13 @@ def load_audio(path: str, start: float | None = None, end: float | None = None,
             info = sf.info(path)
             if info.samplerate < MIN_SAMPLE_RATE:
                 raise AudioError(f"{path}: implausible sample rate {info.samplerate} Hz in the header")
-            sr, first = info.samplerate, 0 if start is None else int(round(start * info.samplerate))
-            last = None if end is None else min(int(round(end * sr)), info.frames)
+            sr = info.samplerate
+            first, last = _sample_span(sr, info.frames, start, end)
             if end is not None and end * sr > info.frames + MAX_OVERSHOOT_S * sr:
                 raise AudioError(f"{path}: segment end {end:.3f} s is past the end of the recording "
                                  f"({info.frames / sr:.3f} s) by more than {MAX_OVERSHOOT_S} s")
-            samples, sr = sf.read(path, start=first, stop=last, dtype="float32", always_2d=True)
+            samples, sr = sf.read(path, start=first, stop=None if end is None else last, dtype="float32",
+                                  always_2d=True)  # whole files to their end, whatever the header says
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise AudioError(f"{path}: cannot read audio ({e})") from None
     if samples.shape[0] == 0:
@@ -125,10 +132,9 @@ def audio_samples(utt: Utterance) -> int:
         info = sf.info(utt.path)
     except (sf.LibsndfileError, RuntimeError, FileNotFoundError) as e:
         raise AudioError(f"utterance {utt.utt}: {utt.path}: cannot read audio header ({e})") from None
-    sr = info.samplerate
-    first = 0 if utt.start is None else int(round(utt.start * sr))
-    last = info.frames if utt.end is None else min(int(round(utt.end * sr)), info.frames)
-    return max(0, last - first) if sr == SAMPLE_RATE else round(max(0, last - first) * SAMPLE_RATE / sr)
+    first, last = _sample_span(info.samplerate, info.frames, utt.start, utt.end)
+    n = max(0, last - first)
+    return n if info.samplerate == SAMPLE_RATE else round(n * SAMPLE_RATE / info.samplerate)
 
 
 def audio_duration(path: str) -> float:
