@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import resource
 import time
 from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
@@ -304,6 +305,10 @@ class Trainer:
                 "audio_hours_per_epoch": round(audio_seconds / 3600, 3),
                 "audio_hours_trained": round(audio_seconds * epochs_run / 3600, 3),
                 "x_real_time": round(audio_seconds * epochs_run / max(self.elapsed, 1e-9), 1),
+                # peaks of this process (rank 0): what one GPU and its host need for this config
+                "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated(self.dev) / 2**30, 2)
+                if self.dev.type == "cuda" else None,
+                "peak_host_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
             })
         log.info("done: %d steps in %.0f s -> %s", self.step, self.elapsed, self.exp_dir / FINAL)
         dist.barrier()

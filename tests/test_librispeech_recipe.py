@@ -84,3 +84,33 @@ def test_every_stage_runs_on_a_librispeech_tree(recipe):
     results = table.split("Job wall times")[0]
     rows = [line.split("|")[1].strip() for line in results.splitlines() if line.startswith(("| teacher", "| student"))]
     assert rows == ["teacher", "student_ctc", "student_kd"]
+
+
+def test_gpu_budget_on_a_stand_in(recipe, tmp_path):
+    """local/gpu_budget.sh --stand-in: joined LibriSpeech-length utterances (every source once, in order, one
+    speaker each), their features and BPE units, a few steps of each preset, the teacher cache, the table."""
+    root, _ = recipe
+    src, exp = root / "data" / "train_clean_100", tmp_path / "gb"
+    out = subprocess.run(
+        ["local/gpu_budget.sh", "--stand-in", str(src), "--conf", str(TINY), "--exp", str(exp), "--device", "cpu",
+         "--steps", "2", "--vocab-size", "40", "--hours", "100"],
+        cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    joined, source = exp / "data" / "train", dict(line.split(" ", 1) for line in (src / "text").read_text().splitlines())
+    spk = dict(line.split() for line in (joined / "utt2spk").read_text().splitlines())
+    texts = dict(line.split(" ", 1) for line in (joined / "text").read_text().splitlines())
+    for speaker in ("19-100", "103-100"):  # a speaker's utterances, in order, make up its joined ones
+        mine = [u for u in sorted(source) if u.startswith(speaker)]
+        assert " ".join(texts[u] for u in sorted(texts) if spk[u] == speaker) == " ".join(source[u] for u in mine)
+    def frames(d: Path) -> int:
+        return sum(sf.info(line.split(" ", 1)[1]).frames for line in (d / "wav.scp").read_text().splitlines())
+    assert frames(joined) == frames(src)  # the same audio, joined
+    assert (exp / "data" / "lang" / "units.model").exists()
+    for name in ("teacher", "student_ctc", "student_kd"):
+        summary = json.loads((exp / name / "train_summary.json").read_text())
+        assert summary["steps"] == 2 and summary["peak_gpu_memory_gib"] is None and summary["peak_host_rss_gib"] > 0
+    table = (exp / "budget.md").read_text()
+    teacher = json.loads((exp / "teacher" / "train_summary.json").read_text())
+    row = next(line for line in table.splitlines() if line.startswith("| teacher |")).split("|")
+    assert float(row[-2]) == pytest.approx(100 * 2 / teacher["x_real_time"], abs=0.06)  # 100 h x 2 epochs (tiny)
+    assert "teacher cache (dump-teacher)" in table and "Disk for 100 h" in table
