@@ -7,8 +7,7 @@ person behind them, so that one person never sits on two sides (train / dev / te
   test, test_long     TEST_SPEAKERS (4 espeak-ng, flite slt, festival slt HTS)
   test_unseen_engine  every voice of UNSEEN_ENGINE (RHVoice bdl, clb, slt: CMU ARCTIC persons
                       that are not in train) reading UNSEEN_TEXT, a text source no other split reads
-  train, train_unlab  the other voices, the hours shared equally by their engines (not by voice:
-                      espeak-ng alone has ~100); Kokoro only in train, within its own --kokoro-hours
+  train, train_unlab  the other voices; Kokoro only in train, within its own --kokoro-hours
 Dev, test, Kokoro, train and untranscribed-train sentences come from disjoint pools of the
 shuffled sentence list. Everything is determined by --seed (and the installed text/voices), so
 a rerun with the same arguments resumes an interrupted run and rewrites byte-identical files.
@@ -123,27 +122,6 @@ def _fill(split: str, tag: str, spks: list[str], pool: list[str], seconds: float
     return utts
 
 
-def _fill_by_engine(spks: list[str], pool: list[str], hours: float, unlab_hours: float, voices: dict,
-                    seed: int) -> tuple[list[Utt], list[Utt]]:
-    """(train, untranscribed train) utterances, each engine of spks filling an equal share of the
-    hours round-robin over its own speakers: equal per speaker, espeak-ng's ~100 voice variants would
-    drown the few flite and festival voices, and the models would learn espeak-ng alone. Engine e of E
-    reads pool[e::E]: untranscribed from its end backwards, train from the front (cycling)."""
-    by_engine: dict[str, list[str]] = {}
-    for spk in spks:
-        by_engine.setdefault(voices[spk].engine, []).append(spk)
-    train, unlab, n = [], [], len(by_engine)
-    for e, engine_spks in enumerate(by_engine.values()):
-        mine = pool[e::n]
-        heard = _fill("train_unlab", "unlab", engine_spks, mine[::-1], unlab_hours * 3600 / n, voices, seed)
-        if len(heard) >= len(mine):
-            raise SynthError(f"--unlab-hours too large: {len(mine)} sentences left for train and "
-                             f"untranscribed train of {voices[engine_spks[0]].engine}")
-        unlab += heard
-        train += _fill("train", "", engine_spks, mine[:len(mine) - len(heard)], hours * 3600 / n, voices, seed)
-    return train, unlab
-
-
 def _plan_long(pool: list[str], spks: list[str], n: int, minutes: tuple[float, float],
                voices: dict, seed: int) -> list[Recording]:
     """n recordings, test speakers in turn, each drawing test sentences and pauses from its own
@@ -174,8 +152,9 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
 
     Dev/test/test_unseen_engine utterance j of held-out speaker s reads pool[j * n_spk + s];
     long recordings draw from the test pool, test_unseen_engine from unseen_sentences.
-    Train and untranscribed train split their hours (train: hours - kokoro_hours) equally among
-    the engines of the train speakers other than Kokoro (see `_fill_by_engine`); the Kokoro voices
+    Untranscribed train reads the shuffled list from its end backwards and train reads the rest
+    from the front (cycling), both round-robin over the train speakers other than Kokoro until
+    the estimated duration reaches their hours (train: hours - kokoro_hours); the Kokoro voices
     fill kokoro_hours of train from a pool of their own. Changing --hours, --kokoro-hours,
     --eval-utts-per-spk or --long-recordings only appends to (or cuts) the end of each list, so
     an utterance id always keeps its text and jitter; growing --unlab-hours never changes train
@@ -205,8 +184,12 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
         raise SynthError("no train voices installed besides Kokoro and the held-out ones")
     kokoro = _fill("train", "", kokoro_spks, kokoro_pool, kokoro_hours * 3600 if kokoro_spks else 0,
                    voices, seed)
-    train, unlab = _fill_by_engine(train_spks, rest, hours - (kokoro_hours if kokoro_spks else 0), unlab_hours,
-                                   voices, seed)
+    unlab = _fill("train_unlab", "unlab", train_spks, rest[::-1], unlab_hours * 3600, voices, seed)
+    if len(unlab) >= len(rest):
+        raise SynthError(f"--unlab-hours too large: {len(rest)} sentences left for train and "
+                         "untranscribed train together")
+    train = _fill("train", "", train_spks, rest[:len(rest) - len(unlab)],
+                  (hours - (kokoro_hours if kokoro_spks else 0)) * 3600, voices, seed)
     recordings = _plan_long(pools["test"], splits["test"], long_recordings, long_minutes, voices, seed)
     plan += train + kokoro + unlab + [u for rec in recordings for u in rec.utts]
     return plan, recordings
