@@ -91,7 +91,8 @@ class TrainConfig:
     on_the_fly: bool = False  # features computed from the audio while training instead of read from the cache
     num_workers: int = 0  # DataLoader worker processes reading (and with on_the_fly computing) features
     prefetch_factor: int = 2  # batches each worker keeps ready
-    amp: bool = True  # bf16 autocast, used only on CUDA
+    amp: bool = True  # bf16 autocast on CUDA
+    cpu_amp: bool = False  # bf16 autocast on CPU too, where the CPU has native bf16 (else ignored with a warning)
     log_interval: int = 20
     checkpoint_interval: int = 200  # steps between resumable checkpoints
 

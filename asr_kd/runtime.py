@@ -29,6 +29,15 @@ def select_device(name: str = "auto", local_rank: int | None = None) -> torch.de
     return torch.device(name)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX, through oneDNN); elsewhere bf16
+    autocast is emulated and slower than float32."""
+    try:
+        return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def rank_seed(seed: int, rank: int) -> int:
     """The seed of data-parallel rank `rank`: `seed` itself on rank 0 (so a one-process run is
     unchanged), distinct streams on the others (their SpecAugment, silence padding, dropout)."""

@@ -33,7 +33,7 @@ from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.framing import FACTOR
 from asr_kd.losses import ctc_kd_loss, ctc_loss
 from asr_kd.models import CTCModel, build_model, num_params
-from asr_kd.runtime import rank_seed, seed_everything, select_device, setup_logging
+from asr_kd.runtime import cpu_has_native_bf16, rank_seed, seed_everything, select_device, setup_logging
 from asr_kd.teacher_source import load_teacher
 
 log = logging.getLogger("asr_kd.train")
@@ -65,6 +65,14 @@ def _pad_silence(items: list, max_out_frames: int, feature_conf) -> tuple[list, 
     padded = [(u, pad_with_silence(f, FACTOR * b, FACTOR * a, feature_conf), ids)
               for (u, f, ids), b, a in zip(items, before, after)]
     return padded, before
+
+
+def _cpu_bf16() -> bool:
+    """For train_conf.cpu_amp: whether bf16 autocast is native on this CPU (else a warning: float32)."""
+    if cpu_has_native_bf16():
+        return True
+    log.warning("train_conf.cpu_amp: this CPU has no native bf16 (AVX512-BF16 or AMX); training in float32")
+    return False
 
 
 def _lr_lambda(warmup: int, total: int):
@@ -189,7 +197,7 @@ class Trainer:
         seed_everything(rank_seed(tc.seed, dist.rank))
         if device.type == "cpu":
             torch.set_num_threads(tc.num_threads or torch.get_num_threads())
-        self.use_amp = tc.amp and device.type == "cuda"
+        self.use_amp = tc.amp if device.type == "cuda" else tc.cpu_amp and _cpu_bf16()
         inputs.check(conf)
         self.units = Units.read(inputs.units)
         self.model = self._build_model()  # the module itself; self.ddp is what trains (DDP-wrapped or the same)

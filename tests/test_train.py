@@ -177,3 +177,22 @@ def test_on_the_fly_refuses_pipes_in_one_line(prepared):
     (prepared / "wav.scp").write_text("\n".join([f"{utt} cat {path} |"] + scp[1:]) + "\n")
     with pytest.raises(DataDirError, match=f"{utt}.*command pipe"):  # a pipe has no header to count frames from
         AudioFeatures(prepared, FeatureConfig())
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_cpu_amp_trains_in_bf16_only_where_the_cpu_has_it(prepared, tmp_path, monkeypatch, native):
+    """train_conf.cpu_amp: bf16 autocast on a CPU with native bf16 (other weights than float32, still
+    learning), float32 and a warning on one without (the same weights as cpu_amp off)."""
+    import asr_kd.train as train_module
+    monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: native)
+    conf = dict(model="conformer_ctc", model_conf=TINY_TEACHER, epochs=3, lr=0.01)
+    _run(_conf(**conf), prepared, tmp_path / "fp32")
+    _run(_conf(**conf, cpu_amp=True), prepared, tmp_path / "amp")
+    a, b = (checkpoint.load(tmp_path / n / FINAL)["state_dict"] for n in ("fp32", "amp"))
+    same = all(torch.equal(a[k], b[k]) for k in a)
+    log = (tmp_path / "amp" / "log" / "train.log").read_text()
+    assert same is not native
+    assert ("(bf16 autocast)" in log) is native and ("no native bf16" in log) is not native
+    recs = [json.loads(line) for line in (tmp_path / "amp" / "log" / "metrics.jsonl").read_text().splitlines()]
+    dev = [r["dev_loss"] for r in recs if "dev_loss" in r]
+    assert dev[-1] < dev[0]
