@@ -35,10 +35,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[train,test]'
 	touch $@
 
-# Main job, demo size (~0.5 h of synthetic audio, no augmented copy so that it stays within minutes):
+# Main job, demo size (~1 h of synthetic audio, no augmented copy so that it stays within minutes):
 # prepare -> teacher -> students -> decode (greedy, beam + LM, robustness sets) -> tables.
 demo: setup
-	cd egs/synth/s0 && ./run.sh --hours 0.5 --eval-utts 15 --augment false --conf conf/demo --data data_demo --exp exp_demo
+	cd egs/synth/s0 && ./run.sh --hours 1.0 --eval-utts 15 --augment false --conf conf/demo --data data_demo --exp exp_demo
 
 # The full recipe (several hours of audio; about 2 h on 2 CPU cores).
 recipe: setup
