@@ -91,3 +91,21 @@ def test_recipe_nj2_gives_the_same_results(recipe, tmp_path):
         assert json.loads((tmp_path / "exp" / d / "rtf.json").read_text())["shards"] == 2
     table = (tmp_path / "exp" / "results.md").read_text()
     assert _wer_columns(table) == _wer_columns((recipe / "exp" / "results.md").read_text())
+
+
+def test_sweep_of_kd_students(recipe, tmp_path):
+    """local/teacher_sweep.sh over a student preset with --train-opts: every variant learns from the
+    teacher cache with its own kd_conf, and the table names each one's KD settings."""
+    grid = tmp_path / "grid.txt"
+    grid.write_text("# KD weight\nw05 train_all kd_conf.weight=0.5\nw09 train_all kd_conf.weight=0.9\n")
+    out = subprocess.run(
+        ["local/teacher_sweep.sh", "--data", str(recipe / "data"), "--exp", str(tmp_path / "sweep"), "--grid", str(grid),
+         "--config", str(TINY / "student_kd.yaml"), "--device", "cpu",
+         "--train-opts", f"--teacher-cache {recipe / 'exp' / 'teacher' / 'cache_train'}"],
+        cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [line for line in (tmp_path / "sweep" / "table.md").read_text().splitlines() if line.startswith("| w0")]
+    assert [r.split("|")[1].strip() for r in rows] == ["w05", "w09"]
+    assert "kd0.5 T2" in rows[0] and "kd0.9 T2" in rows[1]  # the tiny preset distils at temperature 2
+    for name in ("w05", "w09"):
+        assert json.loads((tmp_path / "sweep" / name / "train_summary.json").read_text())["kd"] is True

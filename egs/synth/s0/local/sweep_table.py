@@ -28,11 +28,13 @@ def decode(ckpt: Path, data: Path, out: Path, device: str) -> dict:
 
 
 def settings(exp: Path) -> str:
-    """The variant's size and optimisation from its train.yaml: `d144x8 b4000 lr0.002 e6`."""
+    """The variant's size and optimisation from its train.yaml: `d144x8 b4000 lr0.002 e6` for a Conformer,
+    `h192x3 ...` for an RNN, then ` kd0.5 T1` when it learns from a teacher."""
     conf = yaml.safe_load((exp / "train.yaml").read_text())
-    model, train = conf["model_conf"], conf["train_conf"]
-    return (f"d{model['d_model']}x{model['num_layers']} b{train['max_frames_per_batch']} lr{train['lr']:g} "
-            f"e{train['epochs']}")
+    model, train, kd = conf["model_conf"], conf["train_conf"], conf.get("kd_conf")
+    width = f"d{model['d_model']}" if "d_model" in model else f"h{model['hidden_size']}"
+    return (f"{width}x{model['num_layers']} b{train['max_frames_per_batch']} lr{train['lr']:g} e{train['epochs']}"
+            + (f" kd{kd['weight']:g} T{kd['temperature']:g}" if kd else ""))
 
 
 def row(name: str, train_set: str, exp: Path, results: dict[str, dict] | None) -> str:

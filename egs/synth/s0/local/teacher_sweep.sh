@@ -5,6 +5,7 @@
 # passed as `--set` over --config. A variant still training after --deadline seconds is stopped and its
 # newest epoch checkpoint decoded (marked in the table: its learning rate had not finished decaying).
 # Run from egs/synth/s0 after stage 2, e.g.  local/teacher_sweep.sh --grid conf/teacher_sweep.txt
+# Students the same way: --config conf/student_kd.yaml --train-opts "--teacher-cache exp/teacher/cache_train".
 set -euo pipefail
 . ./path.sh
 
@@ -16,6 +17,7 @@ parallel=1                      # variants trained at once; on one GPU keep 1: 9
                                 # each ran at 1/9 of the speed of one alone (RESULTS.md)
 device=auto                     # training and decoding device
 deadline=0                      # seconds a variant may train; 0: no limit
+train_opts=                     # more `asr-kd train` options for every variant, e.g. "--teacher-cache DIR"
 sets="dev test test_unseen_engine"
 
 . utils/parse_options.sh
@@ -29,7 +31,7 @@ train_variant() {  # train_variant NAME TRAIN_SET [key=value ...]
   mkdir -p $exp/$name
   "${limit[@]}" asr-kd train --config $config --train $data/$train_set --dev $data/dev \
     --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json --exp $exp/$name --device $device \
-    "${sets_args[@]}" > $exp/$name/sweep_train.log 2>&1 || echo "$name: training stopped (status $?)" >&2
+    $train_opts "${sets_args[@]}" > $exp/$name/sweep_train.log 2>&1 || echo "$name: training stopped (status $?)" >&2
 }
 
 grep -v -e '^\s*#' -e '^\s*$' $grid > $exp/grid.txt
