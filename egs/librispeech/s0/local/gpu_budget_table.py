@@ -12,9 +12,9 @@ import yaml
 MODELS = (("teacher", "teacher.yaml"), ("student_ctc", "student.yaml"), ("student_kd", "student_kd.yaml"))
 
 
-def size_gb(*paths: Path) -> float:
-    """Bytes of the files under `paths` (files or folders), in GB (10^9)."""
-    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+def size_gb(path: Path) -> float:
+    """Bytes of the file `path`, or of the files under the folder `path`, in GB (10^9)."""
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
     return sum(f.stat().st_size for f in files) / 1e9
 
 

@@ -11,11 +11,16 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from asr_kd.data.audio import SAMPLE_RATE, load_utterance
+from asr_kd.data.audio import SAMPLE_RATE, audio_samples, load_utterance
 from asr_kd.data.kaldi_dir import Utterance, load_data_dir, write_data_dir
 from asr_kd.fileio import atomic_path
 
 MEAN_S, SPREAD_S, MIN_S, MAX_S = 12.7, 3.4, 1.5, 24.5
+
+
+def _target(rng: np.random.Generator) -> float:
+    """Seconds to fill for the next joined utterance."""
+    return float(np.clip(rng.normal(MEAN_S, SPREAD_S), MIN_S, MAX_S))
 
 
 def plan(utts: list[Utterance], seconds_of: dict[str, float], seed: int) -> list[tuple[str, list[Utterance]]]:
@@ -24,11 +29,11 @@ def plan(utts: list[Utterance], seconds_of: dict[str, float], seed: int) -> list
     for u in utts:
         by_spk.setdefault(u.spk, []).append(u)
     for spk, mine in by_spk.items():
-        group, seconds, target = [], 0.0, float(np.clip(rng.normal(MEAN_S, SPREAD_S), MIN_S, MAX_S))
+        group, seconds, target = [], 0.0, _target(rng)
         for u in mine:
             if group and (seconds >= target or seconds + seconds_of[u.utt] > MAX_S):
                 groups.append((f"{spk}-joined{len(groups):05d}", group))
-                group, seconds, target = [], 0.0, float(np.clip(rng.normal(MEAN_S, SPREAD_S), MIN_S, MAX_S))
+                group, seconds, target = [], 0.0, _target(rng)
             group.append(u)
             seconds += seconds_of[u.utt]
         groups.append((f"{spk}-joined{len(groups):05d}", group))
@@ -58,7 +63,7 @@ def main() -> None:
         seconds_of = {k: float(v) for k, v in (line.split() for line in (a.src / "utt2dur").read_text().splitlines())}
     for u in utts:
         if u.utt not in seconds_of:
-            seconds_of[u.utt] = u.end - u.start if u.end is not None else sf.info(u.path).duration
+            seconds_of[u.utt] = audio_samples(u) / SAMPLE_RATE  # from the header (segments, any rate)
     groups = plan(utts, seconds_of, a.seed)
     (a.out / "wav").mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(a.nj) as pool:
