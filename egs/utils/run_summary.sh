@@ -11,7 +11,7 @@ echo
 echo "| job | wall time (s) |"
 echo "|---|---|"
 total=0
-for log in $data/log/*.log $exp/*/log/run.log $exp/*/log/decode_*.log; do
+for log in $data/log/*.log $exp/*/log/*.log; do  # every job with an "ended" line (train.log has none)
   [ -f "$log" ] || continue
   secs=$(sed -n 's/^# ended (rc=0, \([0-9]*\) s).*/\1/p' "$log" | tail -n 1)
   [ -n "$secs" ] || continue

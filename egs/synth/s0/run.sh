@@ -12,6 +12,7 @@ set -euo pipefail
 stage=0
 stop_stage=100
 hours=4          # hours of training audio to synthesise
+kokoro_hours=    # part of --hours spoken by the (slow, neural) Kokoro voices; empty: 5% of --hours
 eval_utts=40     # dev/test utterances per held-out speaker
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
@@ -47,7 +48,7 @@ train_prog="asr-kd train"
 if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
-    --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj
+    --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj ${kokoro_hours:+--kokoro-hours $kokoro_hours}
   touch $data/.prepare.done
 fi
 
