@@ -75,7 +75,7 @@ def main() -> None:
         decoded = {s: results[name, s] for s in args.sets} if ckpts[name] is not None else None
         print(row(name, train_set, args.exp / name, decoded))
     stopped = any(not (args.exp / name / "train_summary.json").exists() for name in ckpts)
-    print(f"\nGreedy WER (%) of final.pt" + (" (where training was stopped: the model after its last finished "
+    print("\nGreedy WER (%) of final.pt" + (" (where training was stopped: the model after its last finished "
           "epoch, before its learning rate had decayed)" if stopped else "") + f", decoded on {args.device}; "
           f"grid: {args.grid}.")
 
