@@ -21,7 +21,8 @@ from asr_kd.framing import ChunkConfig
 from asr_kd.lm import write_arpa
 from asr_kd.models import build_model
 
-STUDENT = {"rnn_type": "lstm", "hidden_size": 24, "num_layers": 2, "subsampling_channels": 16}
+STUDENT = {"rnn_type": "lstm", "hidden_size": 24, "num_layers": 2, "subsampling_channels": 16,
+           "frontend_norm": True, "residual": True}  # as the presets
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None; sys.modules['torchaudio'] = None; "
 
 
@@ -193,7 +194,7 @@ def test_bad_models_and_input_are_one_line(exports, tmp_path, capsys):
         EdgeRecognizer(offline).transcribe(np.zeros(100, np.float32))
     with pytest.raises(ValueError, match="multiple of 40"):
         export(ckpt, tmp_path / "bad.onnx", "onnx", streaming=True, chunk_ms=50)
-    bi = _student(tmp_path, {**STUDENT, "bidirectional": True}, "bi.pt")
+    bi = _student(tmp_path, {**STUDENT, "bidirectional": True, "residual": False}, "bi.pt")
     with pytest.raises(ValueError, match="unidirectional"):
         export(bi, tmp_path / "bi.onnx", "onnx", streaming=True)
     with pytest.raises(ValueError, match="edge runtime"):

@@ -20,8 +20,9 @@ def _recognizer(**conf):
 
 
 @pytest.mark.parametrize("piece", [1, 159, 160, 1234, 16000])
-def test_streaming_equals_offline(piece):
-    rec = _recognizer()
+@pytest.mark.parametrize("skip", [False, True])
+def test_streaming_equals_offline(piece, skip):
+    rec = _recognizer(frontend_norm=skip, residual=skip)
     wave = np.random.default_rng(0).standard_normal(16000 * 3 + 77).astype(np.float32) * 0.1
     offline = rec.transcribe(wave)
     stream = rec.stream()

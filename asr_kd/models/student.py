@@ -1,4 +1,9 @@
-"""Student: slim conv subsampling x4 -> GRU/LSTM (unidirectional by default) -> CTC head."""
+"""Student: slim conv subsampling x4 -> [LayerNorm] -> GRU/LSTM (unidirectional by default) [+ skip] -> CTC head.
+
+The two bracketed parts (`frontend_norm`, `residual`; on in every preset, off by default so that
+older checkpoints keep their meaning) are what lets the student learn from CTC alone: without them
+a 3-layer LSTM could not even fit 32 utterances in 1000 steps and the CTC-only student of the
+recipe stalled at dev CER ~70% ("E E E"), while with KD the frame targets carried it."""
 
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ class RnnConfig:
     dropout: float = 0.1
     subsampling: str = "conv1d"
     subsampling_channels: int = 256
+    frontend_norm: bool = False  # LayerNorm on the front-end output (the RNN input)
+    residual: bool = False  # add the RNN input to its output: a direct path from front-end to head
 
 
 class RnnCTC(CTCModel):
@@ -30,7 +37,11 @@ class RnnCTC(CTCModel):
         super().__init__(input_dim, vocab_size, cmvn)
         if conf.rnn_type not in ("gru", "lstm"):
             raise ValueError(f"rnn_type must be 'gru' or 'lstm', got {conf.rnn_type!r}")
+        if conf.residual and conf.bidirectional:
+            raise ValueError("model_conf.residual needs a unidirectional RNN (bidirectional: false)")
         self.frontend = SUBSAMPLING[conf.subsampling](input_dim, conf.hidden_size, conf.subsampling_channels)
+        self.norm = nn.LayerNorm(conf.hidden_size) if conf.frontend_norm else nn.Identity()
+        self.residual = conf.residual
         rnn = nn.GRU if conf.rnn_type == "gru" else nn.LSTM
         self.rnn = rnn(
             conf.hidden_size,
@@ -46,8 +57,10 @@ class RnnCTC(CTCModel):
     def encode(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T', D) -> (B, T', H). A unidirectional RNN never sees the trailing padding before a
         valid frame, so only the bidirectional one needs (slower) packing."""
+        x = self.norm(x)
         if not self.rnn.bidirectional:
-            return self.dropout(self.rnn(x)[0]), lens
+            out = self.rnn(x)[0]
+            return self.dropout(out + x if self.residual else out), lens
         packed = nn.utils.rnn.pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
@@ -60,5 +73,6 @@ class RnnCTC(CTCModel):
             raise ValueError("a bidirectional RNN cannot stream")
         x = self.cmvn(feats)
         x, _ = self.frontend(x, torch.tensor([feats.shape[1]]))  # (1, L, F) -> (1, L', D)
+        x = self.norm(x)
         out, state = self.rnn(x, state)
-        return self.head(out), state
+        return self.head(out + x if self.residual else out), state
