@@ -2,8 +2,8 @@
 
 The two bracketed parts (`frontend_norm`, `residual`; on in every preset, off by default so that
 older checkpoints keep their meaning) are what lets the student learn from CTC alone: without them
-a 3-layer LSTM could not even fit 32 utterances in 1000 steps and the CTC-only student of the
-recipe stalled at dev CER ~70% ("E E E"), while with KD the frame targets carried it."""
+a 3-layer LSTM could not even fit a few dozen utterances and the CTC-only student of the recipe
+stalled at dev CER ~70% ("E E E"), while with KD the frame targets carried it."""
 
 from __future__ import annotations
 
