@@ -59,8 +59,7 @@ class RnnCTC(CTCModel):
         valid frame, so only the bidirectional one needs (slower) packing."""
         x = self.norm(x)
         if not self.rnn.bidirectional:
-            out = self.rnn(x)[0]
-            return self.dropout(out + x if self.residual else out), lens
+            return self.dropout(self._recur(x)[0]), lens
         packed = nn.utils.rnn.pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.rnn(packed)
         out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
@@ -73,6 +72,11 @@ class RnnCTC(CTCModel):
             raise ValueError("a bidirectional RNN cannot stream")
         x = self.cmvn(feats)
         x, _ = self.frontend(x, torch.tensor([feats.shape[1]]))  # (1, L, F) -> (1, L', D)
-        x = self.norm(x)
+        out, state = self._recur(self.norm(x), state)
+        return self.head(out), state
+
+    def _recur(self, x: torch.Tensor, state=None):
+        """Unidirectional RNN over (B, T', H) normalised input -> (B, T', H) output (+ the input with
+        `residual`), next state: the one place offline and streaming passes share."""
         out, state = self.rnn(x, state)
-        return self.head(out + x if self.residual else out), state
+        return (out + x if self.residual else out), state
