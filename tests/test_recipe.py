@@ -113,3 +113,33 @@ def test_sweep_of_kd_students(recipe, tmp_path):
     assert "kd0.5 T2" in rows[0] and "kd0.9 T2" in rows[1]  # the tiny preset distils at temperature 2
     for name in ("w05", "w09"):
         assert json.loads((tmp_path / "sweep" / name / "train_summary.json").read_text())["kd"] is True
+
+
+def test_ingredient_ablation(recipe, tmp_path):
+    """local/ingredient_ablation.sh on the tiny run: the recipe's teacher (its own decodes untouched), a row
+    trained without the voices issue 11 added and a smaller one, in one table; a rerun retrains nothing."""
+    data, abl = tmp_path / "data", tmp_path / "abl"
+    shutil.copytree(recipe / "data", data, symlinks=True)
+    cmd = ["local/ingredient_ablation.sh", "--data", str(data), "--exp", str(recipe / "exp"), "--out", str(abl),
+           "--config", str(TINY / "teacher.yaml"), "--rows", "clean_old_voices clean_small",
+           "--small-set", "model_conf.d_model=16", "--sets", "test"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+    def speakers(d):
+        return {line.split()[1] for line in (data / d / "utt2spk").read_text().splitlines()}
+    new = ("kokoro_", "festival_rab", "festival_don")
+    assert speakers("train_old_voices") == {s for s in speakers("train") if not s.startswith(new)}
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
+            for r in (abl / "table.md").read_text().splitlines() if r.startswith("| ") and "---" not in r}
+    assert list(rows)[1:] == ["recipe", "clean_old_voices", "clean_small"]
+    assert rows["recipe"][0] == "train_all" and rows["clean_old_voices"][0] == "train_old_voices"
+    assert rows["clean_small"][1].startswith("d16x1 ") and rows["clean_old_voices"][1].startswith("d32x1 ")
+    recipe_decode = json.loads((recipe / "exp" / "teacher" / "decode_test" / "result.json").read_text())
+    assert recipe_decode["checkpoint"].endswith("avg.pt")
+    assert json.loads((abl / "recipe" / "decode_test" / "result.json").read_text())["checkpoint"].endswith("final.pt")
+    logs = {row: (abl / row / "sweep_train.log").read_text() for row in ("clean_old_voices", "clean_small")}
+    again = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {row: (abl / row / "sweep_train.log").read_text() for row in logs} == logs

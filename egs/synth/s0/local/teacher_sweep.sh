@@ -4,6 +4,7 @@
 # speaker, epochs reached, training time). Each grid line is `NAME TRAIN_SET [key=value ...]`, the pairs
 # passed as `--set` over --config. A variant still training after --deadline seconds is stopped and its
 # newest epoch checkpoint decoded (marked in the table: its learning rate had not finished decaying).
+# A rerun skips the variants that finished (train_summary.json) and resumes the others from last_state.pt.
 # Run from egs/synth/s0 after stage 2, e.g.  local/teacher_sweep.sh --grid conf/teacher_sweep.txt
 # Students the same way: --config conf/student_kd.yaml --train-opts "--teacher-cache exp/teacher/cache_train".
 set -euo pipefail
@@ -29,9 +30,10 @@ train_variant() {  # train_variant NAME TRAIN_SET [key=value ...]
   for kv in "$@"; do sets_args+=(--set "$kv"); done
   local limit=(); [ "$deadline" -gt 0 ] && limit=(timeout --signal=INT --kill-after=60 "$deadline")
   mkdir -p $exp/$name
+  [ -f $exp/$name/train_summary.json ] && return 0
   "${limit[@]}" asr-kd train --config $config --train $data/$train_set --dev $data/dev \
-    --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json --exp $exp/$name --device $device \
-    $train_opts "${sets_args[@]}" > $exp/$name/sweep_train.log 2>&1 || echo "$name: training stopped (status $?)" >&2
+    --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json --exp $exp/$name --device $device --resume \
+    $train_opts "${sets_args[@]}" >> $exp/$name/sweep_train.log 2>&1 || echo "$name: training stopped (status $?)" >&2
 }
 
 grep -v -e '^\s*#' -e '^\s*$' $grid > $exp/grid.txt
