@@ -4,7 +4,8 @@
 # speaker, epochs reached, training time). Each grid line is `NAME TRAIN_SET [key=value ...]`, the pairs
 # passed as `--set` over --config. A variant still training after --deadline seconds is stopped and its
 # newest epoch checkpoint decoded (marked in the table: its learning rate had not finished decaying).
-# A rerun skips the variants that finished (train_summary.json) and resumes the others from last_state.pt.
+# A rerun skips the variants that finished (train_summary.json) and resumes the others from last_state.pt
+# (each for another --deadline).
 # Run from egs/synth/s0 after stage 2, e.g.  local/teacher_sweep.sh --grid conf/teacher_sweep.txt
 # Students the same way: --config conf/student_kd.yaml --train-opts "--teacher-cache exp/teacher/cache_train".
 set -euo pipefail
