@@ -146,9 +146,11 @@ def _rng(conf: AugmentConfig, copy: int, utt: str) -> np.random.Generator:
 
 
 def plan_copies(conf: AugmentConfig, utt: Utterance, pool: list[Utterance]) -> list[CopyPlan]:
-    """The `conf.copies` plans of `utt`; babble talkers are drawn from `pool` (the data dir).
-    Every random number is drawn whether its switch is on or not, so turning one switch off
-    leaves the others' choices as they were."""
+    """The `conf.copies` plans of `utt` (none when its draw falls outside `conf.fraction`); babble
+    talkers are drawn from `pool` (the data dir). Every random number is drawn whether its switch
+    is on or not, so turning one switch off leaves the others' choices as they were."""
+    if _rng(conf, 0, utt.utt).random() >= conf.fraction:  # copy 0: a stream of its own, fixed per utterance
+        return []
     plans = []
     for k in range(1, conf.copies + 1):
         rng = _rng(conf, k, utt.utt)
@@ -234,7 +236,7 @@ def _check_same_settings(out: Path, record: dict) -> None:
 
 def augment_data_dir(data_dir: str | Path, out_dir: str | Path, conf: AugmentConfig, nj: int = 1,
                      allow_pipes: bool = False) -> dict:
-    """Write `conf.copies` augmented copies of every utterance of `data_dir` as OUT/wav/<utt>.wav
+    """Write `conf.copies` augmented copies of `conf.fraction` of the utterances of `data_dir` as OUT/wav/<utt>.wav
     plus a Kaldi data dir (text unchanged, utt2dur) and OUT/utt2aug; wavs already there are kept
     (resume). Returns {"utterances": written + kept, "written": newly written}."""
     if nj < 1:

@@ -167,6 +167,7 @@ class AugmentConfig:
     probability of 0 or an empty list turns it off. Ranges are [lo, hi], drawn uniformly."""
 
     copies: int = 1  # augmented copies per utterance
+    fraction: float = 1.0  # share of the utterances that get copies (a seeded draw per utterance id)
     prefix_ids: bool = True  # ids aug<k>-<utt>, speakers aug<k>-<spk>; false keeps the ids (copies: 1, test sets)
     speeds: list[float] = field(default_factory=lambda: [0.9, 1.0, 1.1])  # one per copy; resampling: tempo + pitch
     pitch_prob: float = 0.0
@@ -183,6 +184,9 @@ class AugmentConfig:
     def __post_init__(self):
         if not isinstance(self.copies, int) or self.copies < 1:
             raise ConfigError(f"augment: copies must be an integer >= 1, got {self.copies!r}")
+        self.fraction = _floats([self.fraction], "fraction")[0]
+        if not 0.0 < self.fraction <= 1.0:
+            raise ConfigError(f"augment: fraction must be in (0, 1], got {self.fraction}")
         if not self.prefix_ids and self.copies != 1:
             raise ConfigError("augment: prefix_ids: false keeps the utterance ids, so it needs copies: 1")
         if not isinstance(self.seed, int) or self.seed < 0:

@@ -56,7 +56,7 @@ TEST_SPEAKERS = ("espeak_en_gb_scotland_m2", "espeak_en_us_f4", "espeak_en_029_m
 UNSEEN_ENGINE = "rhvoice"  # contributes nothing to train/dev/test
 UNSEEN_TEXT = "fortunes"   # text source read only by test_unseen_engine
 SIDES = {"train": "train", "dev": "dev", "test": "test", "test_unseen_engine": "test"}
-KOKORO_SHARE = 0.05        # default --kokoro-hours as a fraction of --hours
+KOKORO_SHARE = 0.1         # default --kokoro-hours as a fraction of --hours
 # Sentences reserved for each of dev, test and Kokoro (the first ones of the shuffled list), so
 # that the train pool does not depend on --eval-utts-per-spk; capped at a tenth of the sentences.
 EVAL_POOL = 2000

@@ -10,7 +10,7 @@ from asr_kd import augment, checkpoint
 from asr_kd.augment import CopyPlan, apply_plan, augment_data_dir
 from asr_kd.cli import main
 from asr_kd.config import AugmentConfig, ConfigError, FeatureConfig
-from asr_kd.data.kaldi_dir import read_table
+from asr_kd.data.kaldi_dir import Utterance, read_table
 from asr_kd.data.tokens import Units
 from asr_kd.data.validate import validate_data_dir
 from asr_kd.features import compute_cmvn, compute_feats, fbank, load_cmvn
@@ -113,6 +113,21 @@ def test_copies_are_deterministic_under_a_seed_and_resumable(data_dir, tmp_path)
     assert augment_data_dir(data_dir, tmp_path / "a", conf)["written"] == 1 and _wavs(tmp_path / "a") == a
     with pytest.raises(ValueError, match="other settings.*seed: 3 -> 4"):
         augment_data_dir(data_dir, tmp_path / "a", dataclasses.replace(conf, seed=4))
+
+
+def test_fraction_copies_a_seeded_nested_share_and_leaves_their_plans_as_they_were():
+    utts = [Utterance(f"u{i:04d}", "s", "x.wav") for i in range(2000)]
+    full = AugmentConfig(noise_prob=0.5, reverb_prob=0.5, seed=1)
+    kept = {}
+    for fraction in (0.3, 0.6, 1.0):
+        conf = dataclasses.replace(full, fraction=fraction)
+        kept[fraction] = {u.utt: augment.plan_copies(conf, u, utts[:10]) for u in utts}
+        kept[fraction] = {k: v for k, v in kept[fraction].items() if v}
+        assert len(kept[fraction]) / len(utts) == pytest.approx(fraction, abs=0.03)
+    assert set(kept[0.3]) < set(kept[0.6]) < set(kept[1.0])  # one draw per utterance: nested shares
+    assert all(kept[0.3][k] == kept[1.0][k] for k in kept[0.3])
+    with pytest.raises(ConfigError, match="fraction must be in"):
+        AugmentConfig(fraction=0.0)
 
 
 def test_cli_writes_a_valid_data_dir_of_prefixed_copies(data_dir, tmp_path, capsys):

@@ -11,8 +11,8 @@ set -euo pipefail
 
 stage=0
 stop_stage=100
-hours=4          # hours of training audio to synthesise
-kokoro_hours=    # part of --hours spoken by the (slow, neural) Kokoro voices; empty: 5% of --hours
+hours=6          # hours of training audio to synthesise
+kokoro_hours=    # part of --hours spoken by the (slow, neural) Kokoro voices; empty: 10% of --hours
 eval_utts=40     # dev/test utterances per held-out speaker
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
