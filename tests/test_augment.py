@@ -133,7 +133,7 @@ def test_fraction_copies_a_seeded_nested_share_and_leaves_their_plans_as_they_we
 def test_cli_writes_a_valid_data_dir_of_prefixed_copies(data_dir, tmp_path, capsys):
     out = tmp_path / "aug"
     assert main(["augment-data", "--data", str(data_dir), "--out", str(out),
-                 "--config", str(CONF / "augment.yaml"), "--set", "noise_prob=1.0", "--set", "copies=2"]) == 0
+                 "--config", str(CONF / "augment.yaml"), "--set", "noise_prob=1.0", "--set", "copies=2", "--set", "fraction=1.0"]) == 0
     assert "12 augmented utterance(s)" in capsys.readouterr().out
     assert validate_data_dir(out) == []
     text, src = read_table(out / "text"), read_table(data_dir / "text")
