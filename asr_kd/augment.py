@@ -224,10 +224,11 @@ def _augment_utterance(job: tuple[Utterance, list[CopyPlan], Path, bool]) -> lis
 
 
 def _check_same_settings(out: Path, record: dict) -> None:
-    """A resumed run must use the source and settings that wrote the copies already in `out`."""
+    """A resumed run must use the source and settings that wrote the copies already in `out`; a
+    setting added to AugmentConfig after they were written counts as its default."""
     path = out / "augment_conf.json"
     if path.exists():
-        changes = changed_keys(json.loads(path.read_text()), record)
+        changes = changed_keys(dataclasses.asdict(AugmentConfig()) | json.loads(path.read_text()), record)
         if changes:
             what = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
             raise ValueError(f"{out}: written with other settings ({what}); use another --out or delete it")

@@ -1,4 +1,5 @@
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,11 @@ def test_copies_are_deterministic_under_a_seed_and_resumable(data_dir, tmp_path)
     assert augment_data_dir(data_dir, tmp_path / "a", conf)["written"] == 1 and _wavs(tmp_path / "a") == a
     with pytest.raises(ValueError, match="other settings.*seed: 3 -> 4"):
         augment_data_dir(data_dir, tmp_path / "a", dataclasses.replace(conf, seed=4))
+    record = tmp_path / "a" / "augment_conf.json"  # written before `fraction` existed: it was 1.0
+    record.write_text(json.dumps({k: v for k, v in json.loads(record.read_text()).items() if k != "fraction"}))
+    assert augment_data_dir(data_dir, tmp_path / "a", conf)["written"] == 0
+    with pytest.raises(ValueError, match="other settings.*fraction: 1.0 -> 0.5"):
+        augment_data_dir(data_dir, tmp_path / "a", dataclasses.replace(conf, fraction=0.5))
 
 
 def test_fraction_copies_a_seeded_nested_share_and_leaves_their_plans_as_they_were():
