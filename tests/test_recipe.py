@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from asr_kd.data.kaldi_dir import read_table
+
 RECIPE = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0"
 TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
 
@@ -121,7 +123,7 @@ def test_ingredient_ablation(recipe, tmp_path):
     data, abl = tmp_path / "data", tmp_path / "abl"
     shutil.copytree(recipe / "data", data, symlinks=True)
     cmd = ["local/ingredient_ablation.sh", "--data", str(data), "--exp", str(recipe / "exp"), "--out", str(abl),
-           "--config", str(TINY / "teacher.yaml"), "--rows", "clean_old_voices clean_small",
+           "--config", str(TINY / "teacher.yaml"), "--rows", "clean_old_voices clean_small no_noise",
            "--small-set", "model_conf.d_model=16", "--sets", "test"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
@@ -133,13 +135,18 @@ def test_ingredient_ablation(recipe, tmp_path):
     assert speakers("train_old_voices") == {s for s in speakers("train") if not s.startswith(new)}
     rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
             for r in (abl / "table.md").read_text().splitlines() if r.startswith("| ") and "---" not in r}
-    assert list(rows)[1:] == ["recipe", "clean_old_voices", "clean_small"]
+    assert list(rows)[1:] == ["recipe", "clean_old_voices", "clean_small", "no_noise"]
+    assert rows["no_noise"][0] == "train_all_no_noise"
+    aug, no_noise = (read_table(data / d / "utt2aug") for d in ("train_aug", "train_aug_no_noise"))
+    assert any("noise=" in v for v in aug.values()) and not any("noise=" in v for v in no_noise.values())
+    strip = {u: " ".join(p for p in v.split() if not p.startswith("noise=")) or "none" for u, v in aug.items()}
+    assert no_noise == strip  # the same utterances copied, every other choice as in the recipe's copy
     assert rows["recipe"][0] == "train_all" and rows["clean_old_voices"][0] == "train_old_voices"
     assert rows["clean_small"][1].startswith("d16x1 ") and rows["clean_old_voices"][1].startswith("d32x1 ")
     recipe_decode = json.loads((recipe / "exp" / "teacher" / "decode_test" / "result.json").read_text())
     assert recipe_decode["checkpoint"].endswith("avg.pt")
     assert json.loads((abl / "recipe" / "decode_test" / "result.json").read_text())["checkpoint"].endswith("final.pt")
-    logs = {row: (abl / row / "sweep_train.log").read_text() for row in ("clean_old_voices", "clean_small")}
+    logs = {row: (abl / row / "sweep_train.log").read_text() for row in ("clean_old_voices", "clean_small", "no_noise")}
     again = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {row: (abl / row / "sweep_train.log").read_text() for row in logs} == logs

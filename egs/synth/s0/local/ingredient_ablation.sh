@@ -6,6 +6,9 @@
 #                     Kokoro, festival rab and don), so espeak-ng, flite and festival kal/ked only
 #   clean_small       no augmented copy and a smaller Conformer ($small_set)
 #   aug               train + one augmented copy ($augment_conf), for a run without it (make demo)
+#   no_speed, no_pitch, no_noise, no_reverb, no_telephone
+#                     train + the copy with that one augmentation off (every other choice per copy is
+#                     drawn as in the recipe's copy: asr-kd augment-data draws all of them whatever is off)
 # The rows are trained and decoded by local/teacher_sweep.sh (final.pt, greedy, on $sets; finished rows
 # are skipped and stopped ones resumed), which prints the table. Averaging is measured on the recipe run
 # by local/average_ablation.sh. Run from egs/synth/s0.
@@ -59,7 +62,18 @@ for row in $rows; do
         feats $data/train_all
       fi
       grid+=("aug train_all") ;;
-    *) echo "$0: unknown row '$row' (clean, clean_old_voices, clean_small, aug)" >&2; exit 1 ;;
+    no_speed|no_pitch|no_noise|no_reverb|no_telephone)
+      off=${row#no_}
+      [ $off = speed ] && set_off="speeds=[]" || set_off="${off}_prob=0"
+      if [ ! -f $data/train_all_$row/cmvn.json ]; then
+        utils/run_local.sh $log/augment_$row.log asr-kd augment-data --data $data/train --out $data/train_aug_$row \
+          --config $augment_conf --set "$set_off" --nj 2
+        utils/run_local.sh $log/combine_$row.log asr-kd combine-data $data/train_all_$row $data/train $data/train_aug_$row
+        feats $data/train_all_$row
+      fi
+      grid+=("$row train_all_$row") ;;
+    *) echo "$0: unknown row '$row' (clean, clean_old_voices, clean_small, aug, no_{speed,pitch,noise,reverb,telephone})" >&2
+       exit 1 ;;
   esac
 done
 printf '%s\n' "${grid[@]}" > $out/ingredients.txt
