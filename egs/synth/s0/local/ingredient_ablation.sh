@@ -5,7 +5,7 @@
 #   clean_old_voices  no augmented copy and none of the voices issue 11 added to train ($new_voices:
 #                     Kokoro, festival rab and don), so espeak-ng, flite and festival kal/ked only
 #   clean_small       no augmented copy and a smaller Conformer ($small_set)
-#   aug               train + one augmented copy ($augment_conf), for a run without it (make demo)
+#   aug               train + the recipe's augmented copy ($augment_conf: a third of train), for a run without it (make demo)
 #   no_speed, no_pitch, no_noise, no_reverb, no_telephone
 #                     train + the copy with that one augmentation off (every other choice per copy is
 #                     drawn as in the recipe's copy: asr-kd augment-data draws all of them whatever is off)
