@@ -250,8 +250,8 @@ def augment_data_dir(data_dir: str | Path, out_dir: str | Path, conf: AugmentCon
         raise ValueError(f"{out}: --out must not be the source data dir")
     _check_same_settings(out, {"data": str(Path(data_dir).resolve()), **dataclasses.asdict(conf)})
     (out / "wav").mkdir(parents=True, exist_ok=True)
-    jobs = [(u, plan_copies(conf, u, utts), out / "wav", allow_pipes) for u in utts]
-    bar = tqdm(total=len(jobs), desc=f"augment {Path(data_dir).name}", unit="utt")
+    jobs = [(u, plans, out / "wav", allow_pipes) for u in utts if (plans := plan_copies(conf, u, utts))]
+    bar = tqdm(total=len(jobs), desc=f"augment {Path(data_dir).name}", unit="utt")  # the copied utterances
     results, threads = [], torch.get_num_threads()
     try:
         if nj == 1:

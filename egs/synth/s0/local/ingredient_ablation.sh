@@ -32,6 +32,14 @@ feats() {  # feats DIR: features and CMVN of a train dir, once
   utils/run_local.sh $log/feats_$(basename $1).log asr-kd compute-feats --config $config $1
   utils/run_local.sh $log/cmvn_$(basename $1).log asr-kd compute-cmvn $1
 }
+with_copy() {  # with_copy SUFFIX [--set KEY=VALUE]: $data/train_all$SUFFIX = train + copy train_aug$SUFFIX, features, once
+  local suffix=$1; shift
+  [ -f $data/train_all$suffix/cmvn.json ] && return 0
+  utils/run_local.sh $log/augment$suffix.log asr-kd augment-data --data $data/train --out $data/train_aug$suffix \
+    --config $augment_conf --nj 2 "$@"
+  utils/run_local.sh $log/combine$suffix.log asr-kd combine-data $data/train_all$suffix $data/train $data/train_aug$suffix
+  feats $data/train_all$suffix
+}
 
 # the recipe's teacher as a finished row: links to its files, so that its own decodes stay untouched
 mkdir -p $out/recipe
@@ -54,23 +62,11 @@ for row in $rows; do
       feats $sub
       grid+=("clean_old_voices train_old_voices") ;;
     clean_small) feats $data/train; grid+=("clean_small train $small_set") ;;
-    aug)
-      if [ ! -f $data/train_all/cmvn.json ]; then
-        utils/run_local.sh $log/augment.log asr-kd augment-data --data $data/train --out $data/train_aug \
-          --config $augment_conf --nj 2
-        utils/run_local.sh $log/combine.log asr-kd combine-data $data/train_all $data/train $data/train_aug
-        feats $data/train_all
-      fi
-      grid+=("aug train_all") ;;
+    aug) with_copy ""; grid+=("aug train_all") ;;
     no_speed|no_pitch|no_noise|no_reverb|no_telephone)
       off=${row#no_}
       [ $off = speed ] && set_off="speeds=[]" || set_off="${off}_prob=0"
-      if [ ! -f $data/train_all_$row/cmvn.json ]; then
-        utils/run_local.sh $log/augment_$row.log asr-kd augment-data --data $data/train --out $data/train_aug_$row \
-          --config $augment_conf --set "$set_off" --nj 2
-        utils/run_local.sh $log/combine_$row.log asr-kd combine-data $data/train_all_$row $data/train $data/train_aug_$row
-        feats $data/train_all_$row
-      fi
+      with_copy _$row --set "$set_off"
       grid+=("$row train_all_$row") ;;
     *) echo "$0: unknown row '$row' (clean, clean_old_voices, clean_small, aug, no_{speed,pitch,noise,reverb,telephone})" >&2
        exit 1 ;;
