@@ -7,7 +7,9 @@ person behind them, so that one person never sits on two sides (train / dev / te
   test, test_long     TEST_SPEAKERS (4 espeak-ng, flite slt, festival slt HTS)
   test_unseen_engine  every voice of UNSEEN_ENGINE (RHVoice bdl, clb, slt: CMU ARCTIC persons
                       that are not in train) reading UNSEEN_TEXT, a text source no other split reads
-  train, train_unlab  the other voices; Kokoro only in train, within its own --kokoro-hours
+  train, train_unlab  the other voices, the hours shared by voice except that no engine takes more
+                      than --max-engine-share of them (espeak-ng alone has ~100 voices);
+                      Kokoro only in train, within its own --kokoro-hours
 Dev, test, Kokoro, train and untranscribed-train sentences come from disjoint pools of the
 shuffled sentence list. Everything is determined by --seed (and the installed text/voices), so
 a rerun with the same arguments resumes an interrupted run and rewrites byte-identical files.
@@ -57,6 +59,7 @@ UNSEEN_ENGINE = "rhvoice"  # contributes nothing to train/dev/test
 UNSEEN_TEXT = "fortunes"   # text source read only by test_unseen_engine
 SIDES = {"train": "train", "dev": "dev", "test": "test", "test_unseen_engine": "test"}
 KOKORO_SHARE = 0.1         # default --kokoro-hours as a fraction of --hours
+MAX_ENGINE_SHARE = 0.7     # default --max-engine-share: most of the non-Kokoro train hours one engine gets
 # Sentences reserved for each of dev, test and Kokoro (the first ones of the shuffled list), so
 # that the train pool does not depend on --eval-utts-per-spk; capped at a tenth of the sentences.
 EVAL_POOL = 2000
@@ -122,6 +125,48 @@ def _fill(split: str, tag: str, spks: list[str], pool: list[str], seconds: float
     return utts
 
 
+def engine_groups(spks: list[str], voices: dict, max_share: float) -> list[tuple[list[str], float]]:
+    """Speakers grouped for sharing the train hours, with each group's share (summing to 1).
+
+    Hours go by voice, but an engine whose by-voice share would exceed max_share is capped at it and
+    forms a group of its own; the other engines share the rest by voice in one last group. Shared by
+    voice alone, espeak-ng's ~100 variants take ~95% and each flite/festival voice a few minutes,
+    too few for the teacher to fit even those voices. Where the cap cannot hold (one engine, or the
+    rest would exceed it too) the last group takes the rest; with no engine over it, one group.
+    """
+    counts: dict[str, int] = {}
+    for spk in spks:
+        counts[voices[spk].engine] = counts.get(voices[spk].engine, 0) + 1
+    capped: list[str] = []
+    while True:
+        free = {e: n for e, n in counts.items() if e not in capped}
+        left = 1 - max_share * len(capped)
+        over = [e for e, n in free.items() if left * n / sum(free.values()) > max_share]
+        if not over or len(over) == len(free):
+            break
+        capped += over
+    groups = [([s for s in spks if voices[s].engine == e], max_share) for e in capped]
+    return groups + [([s for s in spks if voices[s].engine not in capped], 1 - max_share * len(capped))]
+
+
+def _fill_train(spks: list[str], pool: list[str], hours: float, unlab_hours: float, voices: dict,
+                seed: int, max_share: float) -> tuple[list[Utt], list[Utt]]:
+    """(train, untranscribed train) utterances of spks, each group of `engine_groups` filling its
+    share of the hours round-robin over its speakers. Group g of G reads pool[g::G]: untranscribed
+    from its end backwards, train from the front (cycling)."""
+    groups = engine_groups(spks, voices, max_share)
+    train, unlab = [], []
+    for g, (group, share) in enumerate(groups):
+        mine = pool[g::len(groups)]
+        heard = _fill("train_unlab", "unlab", group, mine[::-1], unlab_hours * share * 3600, voices, seed)
+        if len(heard) >= len(mine):
+            raise SynthError(f"--unlab-hours too large: {len(mine)} sentences left for train and "
+                             "untranscribed train together")
+        unlab += heard
+        train += _fill("train", "", group, mine[:len(mine) - len(heard)], hours * share * 3600, voices, seed)
+    return train, unlab
+
+
 def _plan_long(pool: list[str], spks: list[str], n: int, minutes: tuple[float, float],
                voices: dict, seed: int) -> list[Recording]:
     """n recordings, test speakers in turn, each drawing test sentences and pauses from its own
@@ -146,7 +191,7 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
               eval_utts_per_spk: int, seed: int, unlab_hours: float = 0.0,
               long_recordings: int = 0, long_minutes: tuple[float, float] = LONG_MINUTES,
               kokoro_hours: float = 0.0, unseen_sentences: list[str] = (),
-              ) -> tuple[list[Utt], list[Recording]]:
+              max_engine_share: float = 1.0) -> tuple[list[Utt], list[Recording]]:
     """All utterances to render (every split) and the long recordings, deterministic from the
     arguments.
 
@@ -154,7 +199,8 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     long recordings draw from the test pool, test_unseen_engine from unseen_sentences.
     Untranscribed train reads the shuffled list from its end backwards and train reads the rest
     from the front (cycling), both round-robin over the train speakers other than Kokoro until
-    the estimated duration reaches their hours (train: hours - kokoro_hours); the Kokoro voices
+    the estimated duration reaches their hours (train: hours - kokoro_hours), an engine over
+    max_engine_share of them with its own share and part of the list (`_fill_train`); the Kokoro voices
     fill kokoro_hours of train from a pool of their own. Changing --hours, --kokoro-hours,
     --eval-utts-per-spk or --long-recordings only appends to (or cuts) the end of each list, so
     an utterance id always keeps its text and jitter; growing --unlab-hours never changes train
@@ -184,12 +230,8 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
         raise SynthError("no train voices installed besides Kokoro and the held-out ones")
     kokoro = _fill("train", "", kokoro_spks, kokoro_pool, kokoro_hours * 3600 if kokoro_spks else 0,
                    voices, seed)
-    unlab = _fill("train_unlab", "unlab", train_spks, rest[::-1], unlab_hours * 3600, voices, seed)
-    if len(unlab) >= len(rest):
-        raise SynthError(f"--unlab-hours too large: {len(rest)} sentences left for train and "
-                         "untranscribed train together")
-    train = _fill("train", "", train_spks, rest[:len(rest) - len(unlab)],
-                  (hours - (kokoro_hours if kokoro_spks else 0)) * 3600, voices, seed)
+    train, unlab = _fill_train(train_spks, rest, hours - (kokoro_hours if kokoro_spks else 0),
+                               unlab_hours, voices, seed, max_engine_share)
     recordings = _plan_long(pools["test"], splits["test"], long_recordings, long_minutes, voices, seed)
     plan += train + kokoro + unlab + [u for rec in recordings for u in rec.utts]
     return plan, recordings
@@ -287,12 +329,17 @@ def load_text() -> tuple[list[str], list[str]]:
     return sentences, [s for s in source_sentences(UNSEEN_TEXT) or [] if s not in seen]
 
 
-def _check_plan_id(out: Path, text: tuple[list[str], list[str]], voices: dict, seed: int) -> None:
-    """Refuse to resume into an OUT made from another seed, text or voice set (wavs would mismatch)."""
-    digest = hashlib.sha256(repr((seed, *text, sorted(voices.items()))).encode()).hexdigest()
+def _check_plan_id(out: Path, text: tuple[list[str], list[str]], voices: dict, seed: int,
+                   max_engine_share: float) -> None:
+    """Refuse to resume into an OUT made from another seed, text, voice set or engine share (an
+    utterance id would read another sentence). Share 1 (by voice) leaves the key as it was before
+    the share existed, so those corpora still resume."""
+    key = (seed, *text, sorted(voices.items())) + ((max_engine_share,) if max_engine_share < 1 else ())
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()
     marker = out / "wav" / ".plan_id"
     if marker.exists() and marker.read_text().strip() != digest:
-        raise SynthError(f"{out} holds audio from another seed or text/voice set; use a new --out")
+        raise SynthError(f"{out} holds audio from another seed, text/voice set or --max-engine-share; "
+                         "use a new --out")
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(digest + "\n")
 
@@ -300,7 +347,8 @@ def _check_plan_id(out: Path, text: tuple[list[str], list[str]], voices: dict, s
 def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
             unlab_hours: float = 0.0, long_recordings: int = 0,
             long_minutes: tuple[float, float] = LONG_MINUTES, kokoro_hours: float | None = None,
-            engine_names: tuple[str, ...] = DEFAULT_ENGINES) -> tuple[dict, list[str]]:
+            engine_names: tuple[str, ...] = DEFAULT_ENGINES,
+            max_engine_share: float = MAX_ENGINE_SHARE) -> tuple[dict, list[str]]:
     """Synthesise (or resume) the corpus under out and write the Kaldi dirs.
 
     Returns ({split: {"utterances", "speakers", "hours", "dropped"}} for train, dev, test and,
@@ -312,6 +360,8 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     if hours <= 0 or eval_utts_per_spk < 1 or nj < 1 or not 0 <= kokoro_hours <= hours:
         raise SynthError("--hours must be > 0, --eval-utts-per-spk and --nj must be >= 1, "
                          "--kokoro-hours must lie in [0, --hours]")
+    if not 0 < max_engine_share <= 1:
+        raise SynthError("--max-engine-share must lie in (0, 1]")
     if unlab_hours < 0 or long_recordings < 0 or not 0 < long_minutes[0] <= long_minutes[1]:
         raise SynthError("--unlab-hours and --long-recordings must be >= 0, "
                          "--long-minutes MIN,MAX needs 0 < MIN <= MAX")
@@ -327,8 +377,14 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     for line in missing:
         log.warning(line)
     plan, recordings = make_plan(text[0], voices, hours, eval_utts_per_spk, seed, unlab_hours,
-                                 long_recordings, long_minutes, kokoro_hours, text[1])
-    _check_plan_id(out, text, voices, seed)
+                                 long_recordings, long_minutes, kokoro_hours, text[1], max_engine_share)
+    _check_plan_id(out, text, voices, seed, max_engine_share)
+    train_seconds: dict[str, float] = {}
+    for u in plan:
+        if u.split == "train":
+            train_seconds[u.engine] = train_seconds.get(u.engine, 0.0) + est_seconds(u)
+    log.info("train hours by engine (estimated): %s",
+             ", ".join(f"{e} {sec / 3600:.2f}" for e, sec in train_seconds.items()))
     todo = [(u, wav_path(out, u)) for u in plan if not wav_path(out, u).exists()]
     log.info("%d utterances planned, %d to synthesise", len(plan), len(todo))
     failed: set[str] = set()
@@ -385,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kokoro-hours", type=float,
                         help=f"part of --hours spoken by the slow Kokoro voices (about 2x real time "
                              f"per job); default {KOKORO_SHARE * 100:g}%% of --hours")
+    parser.add_argument("--max-engine-share", type=float, default=MAX_ENGINE_SHARE,
+                        help="most of the non-Kokoro train (and untranscribed) hours one engine may "
+                             "take; the hours go by voice otherwise, so espeak-ng's ~100 voices would "
+                             "take ~95%%; 1 = by voice only")
     parser.add_argument("--eval-utts-per-spk", type=int, default=40,
                         help=f"utterances per held-out speaker in dev ({len(DEV_SPEAKERS)} speakers), "
                              f"test ({len(TEST_SPEAKERS)} speakers) and test_unseen_engine (every "
@@ -408,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats, missing = prepare(args.out, args.hours, args.eval_utts_per_spk, args.seed, args.nj,
                                  args.unlab_hours, args.long_recordings, args.long_minutes,
-                                 args.kokoro_hours, args.engines)
+                                 args.kokoro_hours, args.engines, args.max_engine_share)
     except (SynthError, NoTextError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

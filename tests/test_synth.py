@@ -50,6 +50,42 @@ def test_plan_is_deterministic_from_seed():
     assert _by_split(_plan(unlab_hours=0.6)[0])["train"] == small["train"]
 
 
+ESPEAK_TRAIN = tuple(s.spk for s in ENGINES["espeak"].SPEAKERS if s.spk not in VOICES)[:5]
+
+
+def _engine_train(voices, share):
+    """{engine: (train utterances, estimated hours)} of a plan with the given --max-engine-share."""
+    train = _by_split(_plan(voices=voices, unlab_hours=0, max_engine_share=share)[0])["train"]
+    return {e: (sum(u.engine == e for u in train), sum(est_seconds(u) for u in train if u.engine == e) / 3600)
+            for e in {u.engine for u in train}}
+
+
+def test_engine_share_caps_an_engine_and_shares_the_rest_by_voice():
+    voices = VOICES | {s: ALL[s] for s in ESPEAK_TRAIN}  # train: 6 espeak-ng, flite awb, festival kal
+    by_voice = _engine_train(voices, 1.0)  # one utterance per voice in turn, 0.45 h besides Kokoro's
+    assert abs(by_voice["espeak"][0] - 6 * by_voice["flite"][0]) <= 6
+    capped = _engine_train(voices, 0.5)
+    assert capped["espeak"][1] == pytest.approx(0.45 * 0.5, abs=0.005)
+    assert capped["flite"][1] + capped["festival"][1] == pytest.approx(0.45 * 0.5, abs=0.005)
+    assert abs(capped["flite"][0] - capped["festival"][0]) <= 1
+    assert capped["flite"][0] == pytest.approx(2 * by_voice["flite"][0], rel=0.1)  # a quarter, not an eighth
+    assert capped["kokoro"] == by_voice["kokoro"]
+    # Growing --hours under a cap only appends, engine by engine.
+    small = _by_split(_plan(voices=voices, max_engine_share=0.5)[0])["train"]
+    big = _by_split(_plan(voices=voices, max_engine_share=0.5, hours=1.0)[0])["train"]
+    for engine in ("espeak", "flite", "festival"):
+        old = [u for u in small if u.engine == engine]
+        assert [u for u in big if u.engine == engine][:len(old)] == old
+
+
+def test_engine_groups_where_the_cap_cannot_hold():
+    spks = ["espeak_en_gb_f1", *ESPEAK_TRAIN, "flite_awb", "festival_kal"]
+    assert synth.engine_groups(spks, ALL, 1.0) == [(spks, 1.0)]
+    assert synth.engine_groups(spks[:3], ALL, 0.5) == [(spks[:3], 1.0)]  # one engine: all of it
+    # espeak-ng capped at 0.2; flite and festival share 0.8 by voice, each over 0.2 with no one left.
+    assert synth.engine_groups(spks, ALL, 0.2) == [(spks[:-2], 0.2), (spks[-2:], pytest.approx(0.8))]
+
+
 def test_sentence_pools_are_disjoint():
     splits = _by_split(_plan()[0])
     texts = {split: {u.text for u in utts} for split, utts in splits.items()}
@@ -225,6 +261,14 @@ def test_rerun_is_a_no_op(tiny, caplog):
     assert {k: v[0] for k, v in after.items()} == {k: v[0] for k, v in before.items()}
     assert {k: v for k, v in after.items() if k.endswith(".wav")} == \
            {k: v for k, v in before.items() if k.endswith(".wav")}  # audio not even rewritten
+
+
+def test_resume_with_another_engine_share_is_refused_in_one_line(tiny, capsys):
+    before = _snapshot(tiny)
+    assert synth.main(["--out", str(tiny), *TINY, "--max-engine-share", "0.5"]) == 1
+    assert "--max-engine-share" in capsys.readouterr().err
+    assert _snapshot(tiny) == before
+    assert synth.main(["--out", str(tiny), *TINY, "--max-engine-share", "0"]) == 1
 
 
 def test_resume_renders_only_the_missing_wav(tiny, caplog):

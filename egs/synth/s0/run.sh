@@ -13,6 +13,7 @@ stage=0
 stop_stage=100
 hours=6          # hours of training audio to synthesise
 kokoro_hours=    # part of --hours spoken by the (slow, neural) Kokoro voices; empty: 10% of --hours
+engine_share=    # most of the other train hours one engine may take (espeak-ng has ~100 voices); empty: 0.7
 eval_utts=40     # dev/test utterances per held-out speaker
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
@@ -48,7 +49,8 @@ train_prog="asr-kd train"
 if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
-    --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj ${kokoro_hours:+--kokoro-hours $kokoro_hours}
+    --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj ${kokoro_hours:+--kokoro-hours $kokoro_hours} \
+    ${engine_share:+--max-engine-share $engine_share}
   touch $data/.prepare.done
 fi
 

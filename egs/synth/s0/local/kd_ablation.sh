@@ -11,7 +11,9 @@ set -euo pipefail
 data=data
 exp=exp
 conf=conf
-hours=4              # --hours and --eval-utts of the recipe run (the corpus is extended, not rebuilt)
+hours=6              # --hours, --kokoro-hours, --engine-share and --eval-utts of the recipe run
+kokoro_hours=        #   (the corpus is extended, not rebuilt; empty: prepare-synth's defaults)
+engine_share=
 eval_utts=40
 seed=0
 unlab_hours=2        # untranscribed audio synthesised for the unlabelled-data rows
@@ -41,7 +43,8 @@ variant() {  # variant NAME CONFIG TRAIN_DIR [extra train args...]
 }
 
 if [ ! -f $data/train_unlab/.done ]; then  # untranscribed audio + its teacher 1-best (sequence-level KD)
-  asr-kd prepare-synth --out $data --hours $hours --eval-utts-per-spk $eval_utts --seed $seed --unlab-hours $unlab_hours
+  asr-kd prepare-synth --out $data --hours $hours --eval-utts-per-spk $eval_utts --seed $seed --unlab-hours $unlab_hours \
+    ${kokoro_hours:+--kokoro-hours $kokoro_hours} ${engine_share:+--max-engine-share $engine_share}
   asr-kd compute-feats --config $conf/teacher.yaml $data/train_unlab
   asr-kd pseudo-label --checkpoint $exp/teacher/final.pt --data $data/train_unlab --out $data/train_unlab_pl
   asr-kd combine-data $data/train_plus_pl $data/train $data/train_unlab_pl
