@@ -17,7 +17,7 @@ TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
 
 def _run(root, *args):
     return subprocess.run(
-        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--eval-utts", "1", "--conf", str(TINY),
+        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--engine-share", "0.9", "--eval-utts", "1", "--conf", str(TINY),
          "--data", str(root / "data"), "--exp", str(root / "exp"), "--device", "cpu", *args],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
     )
@@ -48,7 +48,7 @@ def test_recipe_end_to_end(recipe):
         assert hyp_keys == sorted(hyp_keys) and len(hyp_keys) == len(test_spk)
     assert "--teacher-cache" in (exp / "student_kd" / "log" / "run.log").read_text()
     assert (exp / "teacher" / "cache_train" / "meta.json").exists()
-    assert "--kokoro-hours 0.0005" in (data / "log" / "prepare.log").read_text()
+    assert "--kokoro-hours 0.0005 --max-engine-share 0.9" in (data / "log" / "prepare.log").read_text()
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included
     assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.log", "student_kd/log/average.log",
                                                  "teacher/log/run.log"))
