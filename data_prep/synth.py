@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
@@ -133,9 +134,7 @@ def engine_groups(spks: list[str], voices: dict, max_share: float) -> list[tuple
     the cap cannot hold (one engine, or the rest would exceed it too) the last group takes the rest;
     with no engine over it, one group.
     """
-    counts: dict[str, int] = {}
-    for spk in spks:
-        counts[voices[spk].engine] = counts.get(voices[spk].engine, 0) + 1
+    counts = Counter(voices[spk].engine for spk in spks)
     capped: list[str] = []
     while True:
         free = {e: n for e, n in counts.items() if e not in capped}
@@ -190,7 +189,7 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
               eval_utts_per_spk: int, seed: int, unlab_hours: float = 0.0,
               long_recordings: int = 0, long_minutes: tuple[float, float] = LONG_MINUTES,
               kokoro_hours: float = 0.0, unseen_sentences: list[str] = (),
-              max_engine_share: float = 1.0) -> tuple[list[Utt], list[Recording]]:
+              max_engine_share: float = MAX_ENGINE_SHARE) -> tuple[list[Utt], list[Recording]]:
     """All utterances to render (every split) and the long recordings, deterministic from the
     arguments.
 
@@ -378,10 +377,10 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     plan, recordings = make_plan(text[0], voices, hours, eval_utts_per_spk, seed, unlab_hours,
                                  long_recordings, long_minutes, kokoro_hours, text[1], max_engine_share)
     _check_plan_id(out, text, voices, seed, max_engine_share)
-    train_seconds: dict[str, float] = {}
+    train_seconds = Counter()
     for u in plan:
         if u.split == "train":
-            train_seconds[u.engine] = train_seconds.get(u.engine, 0.0) + est_seconds(u)
+            train_seconds[u.engine] += est_seconds(u)
     log.info("train hours by engine (estimated): %s",
              ", ".join(f"{e} {sec / 3600:.2f}" for e, sec in train_seconds.items()))
     todo = [(u, wav_path(out, u)) for u in plan if not wav_path(out, u).exists()]
