@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,18 @@ def test_ingredient_ablation(recipe, tmp_path):
     again = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {row: (abl / row / "sweep_train.log").read_text() for row in logs} == logs
+
+
+def test_train_step_profile_shows_what_dropout_costs():
+    """local/train_step_profile.py: a step time and the operator table; dropout's masks (aten::bernoulli_)
+    are listed when the preset has dropout and absent without it."""
+    def profile(dropout):
+        cmd = [sys.executable, "local/train_step_profile.py", "--config", str(TINY / "teacher.yaml"), "--set",
+               f"model_conf.dropout={dropout}", "--batch-frames", "400", "--utt-frames", "200", "--steps", "1",
+               "--threads", "1", "--top", "200"]
+        out = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert " s per step** (mean of 1" in out.stdout and "| operator | self CPU share |" in out.stdout
+        return out.stdout
+    assert "| aten::bernoulli_ |" in profile(0.1)
+    assert "aten::bernoulli_" not in profile(0.0)
