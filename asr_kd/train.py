@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from asr_kd import checkpoint
 from asr_kd.average import epoch_checkpoint
-from asr_kd.config import ConfigError, ExperimentConfig, changed_keys
+from asr_kd.config import ConfigError, ExperimentConfig, TrainConfig, changed_keys
 from asr_kd.data.dataset import Batch, FeatureDataset, Item, LengthBucketSampler, collate, make_loader
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
@@ -67,10 +67,13 @@ def _pad_silence(items: list, max_out_frames: int, feature_conf) -> tuple[list, 
     return padded, before
 
 
-def _cpu_bf16() -> bool:
-    """For train_conf.cpu_amp: whether bf16 autocast is native on this CPU (else a warning: float32)."""
-    if cpu_has_native_bf16():
-        return True
+def bf16_autocast(tc: TrainConfig, device: torch.device) -> bool:
+    """Whether training runs under bf16 autocast: train_conf.amp on CUDA; train_conf.cpu_amp on a CPU only
+    where bf16 is native (else a warning, and float32)."""
+    if device.type == "cuda":
+        return tc.amp
+    if not tc.cpu_amp or cpu_has_native_bf16():
+        return tc.cpu_amp
     log.warning("train_conf.cpu_amp: this CPU has no native bf16 (AVX512-BF16 or AMX); training in float32")
     return False
 
@@ -197,7 +200,7 @@ class Trainer:
         seed_everything(rank_seed(tc.seed, dist.rank))
         if device.type == "cpu":
             torch.set_num_threads(tc.num_threads or torch.get_num_threads())
-        self.use_amp = tc.amp if device.type == "cuda" else tc.cpu_amp and _cpu_bf16()
+        self.use_amp = bf16_autocast(tc, device)
         inputs.check(conf)
         self.units = Units.read(inputs.units)
         self.model = self._build_model()  # the module itself; self.ddp is what trains (DDP-wrapped or the same)

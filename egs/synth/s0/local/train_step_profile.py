@@ -16,7 +16,7 @@ from asr_kd.config import ExperimentConfig
 from asr_kd.losses import ctc_loss
 from asr_kd.machine import cpu_model
 from asr_kd.models import build_model, num_params
-from asr_kd.runtime import cpu_has_native_bf16
+from asr_kd.train import bf16_autocast
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
     conf = ExperimentConfig.load(args.config, args.set)
     model = build_model(conf.model, conf.model_conf, conf.feature_conf.num_mel_bins, args.vocab).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=conf.train_conf.lr)
-    amp = conf.train_conf.cpu_amp and cpu_has_native_bf16()
+    amp = bf16_autocast(conf.train_conf, torch.device("cpu"))
     batch = max(1, args.batch_frames // args.utt_frames)
     feats = torch.randn(batch, args.utt_frames, conf.feature_conf.num_mel_bins)  # (B, T, F)
     feat_lens = torch.full((batch,), args.utt_frames)
