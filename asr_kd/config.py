@@ -69,7 +69,14 @@ class KDConfig:
     temperature: float = 1.0
     blank_threshold: float = 1.0  # skip frames whose teacher blank posterior exceeds this (1.0 = keep all)
     nonblank_only: bool = False  # KL over the renormalised non-blank symbols
-    max_delay: int = 0  # tolerate a per-utterance spike delay of up to this many 40 ms frames
+    max_delay: int = 0  # tolerate a per-utterance spike delay of up to this many 40 ms frames (around `delay`)
+    delay: int = 0  # teach the student each teacher spike this many 40 ms frames later: a unidirectional student's look-ahead
+
+    def __post_init__(self):
+        for name in ("delay", "max_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"kd_conf: {name} must be an integer >= 0 (40 ms frames), got {value!r}")
 
 
 @dataclass

@@ -3,7 +3,9 @@ KD weight trades them off on the same scale and padding frames never count.
 
 KD options for CTC (README, "Knowledge distillation options"): drop frames where the teacher is almost surely blank
 (`blank_threshold`), compare only the renormalised non-blank distributions (`nonblank_only`), and
-tolerate a per-utterance delay of the student's spikes of up to `max_delay` frames."""
+teach the student to spike a fixed `delay` frames after the teacher (so a unidirectional student hears that much
+of what follows a symbol before it emits it), and tolerate a per-utterance delay of up to `max_delay` frames
+around that."""
 
 from __future__ import annotations
 
@@ -59,14 +61,15 @@ def _shift(x: torch.Tensor, d: int) -> torch.Tensor:
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lens: torch.Tensor,
             temperature: float = 1.0, blank_threshold: float = 1.0, nonblank_only: bool = False,
-            max_delay: int = 0) -> torch.Tensor:
-    """T^2 * mean over KD frames of KL(teacher || student); inputs (B, T, V), (B,).
-    With `max_delay` D > 0, each utterance's teacher posteriors are shifted by the d in [-D, D]
-    (student frame i compared with teacher frame i - d) that gives the lowest loss."""
+            max_delay: int = 0, delay: int = 0) -> torch.Tensor:
+    """T^2 * mean over KD frames of KL(teacher || student); inputs (B, T, V), (B,). Student frame i is
+    compared with teacher frame i - `delay`; with `max_delay` D > 0, with teacher frame i - d for the d in
+    [delay - D, delay + D] that gives each utterance the lowest loss. Teacher frames shifted past the
+    student's length carry no signal: training pads at least `delay` frames of silence after each utterance."""
     mask = kd_frame_mask(teacher_logits, lens, blank_threshold)  # (B, T), teacher frames
     valid = valid_mask(lens, mask.shape[1])  # student frames
     best_sum, best_count = None, None
-    for d in range(-max_delay, max_delay + 1):
+    for d in range(delay - max_delay, delay + max_delay + 1):
         kl = frame_kl(student_logits, _shift(teacher_logits, d), temperature, nonblank_only)  # (B, T)
         m = _shift(mask, d) & valid
         total, count = kl.masked_fill(~m, 0.0).sum(1), m.sum(1)  # (B,), (B,)
@@ -95,7 +98,7 @@ def ctc_kd_loss(student_logits: torch.Tensor, lens: torch.Tensor, targets: torch
             raise ValueError("untranscribed utterances need a teacher (KD) to learn from")
         return ctc, {"ctc": ctc.item()}
     kd = kd_loss(student_logits, teacher_logits, lens, conf.temperature, conf.blank_threshold,
-                 conf.nonblank_only, conf.max_delay)
+                 conf.nonblank_only, conf.max_delay, conf.delay)
     frames = kd_frame_mask(teacher_logits, lens, conf.blank_threshold).sum() / lens.sum()
     return (1 - conf.weight) * ctc + conf.weight * kd, {"ctc": ctc.item(), "kd": kd.item(), "kd_frames": frames.item(),
                                                         "labelled": labelled.float().mean().item()}

@@ -56,12 +56,12 @@ def _augment(batch: Batch, specaug) -> torch.Tensor:
     return feats
 
 
-def _pad_silence(items: list, max_out_frames: int, feature_conf) -> tuple[list, list[int]]:
+def _pad_silence(items: list, max_out_frames: int, feature_conf, min_after: int = 0) -> tuple[list, list[int]]:
     """Add 0..`max_out_frames` 40 ms frames of silence (a random count per end, in steps of FACTOR fbank
-    frames so the output frames stay aligned) around each (utt, feats, ids) item; returns the
-    items and the output frames added in front of each."""
+    frames so the output frames stay aligned; at least `min_after` after) around each (utt, feats, ids)
+    item; returns the items and the output frames added in front of each."""
     before = torch.randint(0, max_out_frames + 1, (len(items),)).tolist()
-    after = torch.randint(0, max_out_frames + 1, (len(items),)).tolist()
+    after = torch.randint(min_after, max(max_out_frames, min_after) + 1, (len(items),)).tolist()
     padded = [(u, pad_with_silence(f, FACTOR * b, FACTOR * a, feature_conf), ids)
               for (u, f, ids), b, a in zip(items, before, after)]
     return padded, before
@@ -220,6 +220,7 @@ class Trainer:
                                                            _lr_lambda(tc.warmup_steps, self.total_steps))
         self.specaug = make_specaug(conf.specaug_conf)
         self.pad_frames = round(tc.pad_silence_s * 1000 / (FACTOR * conf.feature_conf.frame_shift_ms))  # 40 ms frames
+        self.kd_delay = conf.kd_conf.delay if conf.kd_conf and self.teacher else 0  # trailing frames the shifted teacher needs
         self.step, self.epoch, self.position, self.elapsed = 0, 0, 0, 0.0  # position: global batches of the epoch run
         if resuming:
             self._restore()
@@ -386,8 +387,8 @@ class Trainer:
         """(loss, its parts, the batch) of the utterances `items`: silence padding and SpecAugment,
         the student, the teacher's view of the same batch, and CTC (+ KD)."""
         shifts = None
-        if self.pad_frames:
-            items, shifts = _pad_silence(items, self.pad_frames, self.conf.feature_conf)
+        if self.pad_frames or self.kd_delay:
+            items, shifts = _pad_silence(items, self.pad_frames, self.conf.feature_conf, self.kd_delay)
         batch = collate(items).to(self.dev)
         feats = _augment(batch, self.specaug) if self.specaug else batch.feats
         with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.use_amp):

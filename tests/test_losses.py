@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from asr_kd.config import KDConfig
+from asr_kd.config import ConfigError, ExperimentConfig, KDConfig
 from asr_kd.losses import ctc_kd_loss, ctc_loss, kd_loss
 
 
@@ -123,6 +123,25 @@ def test_delay_tolerant_kd_forgives_spikes_shifted_by_two_frames():
     assert tolerant < 0.01 < plain
     assert kd_loss(student, teacher, lens, max_delay=1).item() == pytest.approx(plain, rel=0.5)  # 1 is not enough
     assert kd_loss(teacher, teacher, lens, max_delay=2).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fixed_delay_teaches_the_student_to_spike_later():
+    path = [0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 0, 0]
+    teacher = _spiky(path)
+    late = _spiky([0, 0, 0] + path[:-3])  # the same spikes, 3 frames (120 ms) late
+    lens = torch.tensor([len(path)])
+    assert kd_loss(late, teacher, lens, delay=3).item() < 0.01 < kd_loss(late, teacher, lens).item()
+    assert kd_loss(teacher, teacher, lens, delay=3).item() > 1.0  # an on-time student is now wrong
+    later = _spiky([0, 0, 0, 0] + path[:-4])
+    assert kd_loss(later, teacher, lens, delay=3).item() > 1.0
+    assert kd_loss(later, teacher, lens, delay=3, max_delay=1).item() < 0.01  # tolerance around the delay
+
+
+def test_kd_delays_must_be_whole_frames():
+    assert ExperimentConfig.from_dict({"model": "rnn_ctc", "kd_conf": {"delay": 3}}).kd_conf.delay == 3
+    for bad in ({"delay": -1}, {"max_delay": -2}, {"delay": 1.5}):
+        with pytest.raises(ConfigError, match="kd_conf: .*delay must be an integer >= 0"):
+            ExperimentConfig.from_dict({"model": "rnn_ctc", "kd_conf": bad})
 
 
 def test_delay_is_chosen_per_utterance_and_padding_ignored():

@@ -1,9 +1,11 @@
 import json
+import math
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+import yaml
 from conftest import make_recording_dir
 
 from asr_kd import checkpoint
@@ -15,7 +17,7 @@ from asr_kd.framing import subsampled_length
 from asr_kd.losses import kd_loss
 from asr_kd.models import build_model
 from asr_kd.teacher_cache import TeacherCache, dump_teacher
-from asr_kd.train import train
+from asr_kd.train import _pad_silence, train
 
 TEACHER = {"d_model": 16, "num_heads": 2, "ffn_dim": 32, "num_layers": 1, "conv_kernel_size": 3,
            "subsampling_channels": 4}
@@ -133,6 +135,26 @@ def test_silence_padding_keeps_teacher_frames_aligned(teacher_setup, tmp_path):
     train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
           teacher_cache=tmp_path / "cache")
     assert (tmp_path / "exp" / "final.pt").exists()
+
+
+def test_kd_delay_pads_silence_for_the_teachers_last_frames(teacher_setup, tmp_path):
+    items = [("a", torch.randn(30, 80), [1]), ("b", torch.randn(57, 80), [2])]
+    torch.manual_seed(0)
+    padded, before = _pad_silence(items, 0, FeatureConfig(dither=0.0), min_after=3)
+    assert before == [0, 0] and [f.shape[0] for _, f, _ in padded] == [30 + 12, 57 + 12]  # 3 x 40 ms after each
+    for _ in range(20):
+        padded, before = _pad_silence(items, 2, FeatureConfig(dither=0.0), min_after=3)
+        assert all(f.shape[0] - 4 * b - n == 12 for (_, f, _), b, n in zip(padded, before, (30, 57)))
+    data_dir, ckpt, _, _ = teacher_setup
+    dump_teacher(ckpt, data_dir, tmp_path / "cache", top_k=4)
+    conf = _student_kd(max_frames_per_batch=2000)
+    conf.kd_conf.delay = 2
+    train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
+          teacher_cache=tmp_path / "cache")
+    assert yaml.safe_load((tmp_path / "exp" / "train.yaml").read_text())["kd_conf"]["delay"] == 2
+    recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
+    kd = [r["kd"] for r in recs if "kd" in r]
+    assert kd and all(math.isfinite(v) for v in kd)
 
 
 def test_recording_context_slices_each_segment_from_a_whole_recording_pass(teacher_setup, tmp_path):
