@@ -44,6 +44,7 @@ def model_checkpoint(model: CTCModel, model_name: str, model_conf: dict[str, Any
         **units.to_meta(),
         "feature_conf": dataclasses.asdict(feature_conf),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "output_delay": int(model.output_delay),
     }
 
 
@@ -120,6 +121,7 @@ def load_model(path: str | Path) -> tuple[CTCModel, Units, FeatureConfig]:
         units = Units.from_meta(ckpt)
         model = build_model(ckpt["model"], ckpt["model_conf"], ckpt["input_dim"], len(units))
         feature_conf = from_dict(FeatureConfig, ckpt["feature_conf"], "feature_conf")
+        model.output_delay = int(ckpt.get("output_delay", 0))  # absent from checkpoints before kd_conf.delay
     except (ValueError, TypeError) as e:
         raise CheckpointError(f"{path}: bad model settings ({one_line(e)})") from e
     try:

@@ -196,10 +196,12 @@ class CtcDecoder:
     """(T', V) logits -> Result with one configured search: the decoding of the torch recognizer and of
     the edge runtime alike. `decoder`: "greedy" (best path) or "beam" (prefix beam search of `beam_size`,
     word times from a forced alignment of its result; with `lm`, an ARPA word n-gram, flashlight's lexicon
-    beam search weighted by `lm_weight`/`word_score`). Blank runs of `pause_seconds` are word boundaries."""
+    beam search weighted by `lm_weight`/`word_score`). Blank runs of `pause_seconds` are word boundaries;
+    word times are moved `output_delay` frames earlier (the model's spikes lag the audio that much)."""
 
     def __init__(self, units: Units, frame_shift_ms: float, decoder: str = "greedy", beam_size: int = 8,
-                 lm=None, lm_weight: float = 1.0, word_score: float = 0.0, pause_seconds: float = PAUSE_SECONDS):
+                 lm=None, lm_weight: float = 1.0, word_score: float = 0.0, pause_seconds: float = PAUSE_SECONDS,
+                 output_delay: int = 0):
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if lm is not None and decoder != "beam":
@@ -209,7 +211,7 @@ class CtcDecoder:
             from asr_kd.lm import LMDecoder  # flashlight-text, loaded only when an LM is asked for
 
             self.lm = LMDecoder(units, lm, beam_size, lm_weight, word_score)
-        self.units, self.decoder, self.beam_size = units, decoder, beam_size
+        self.units, self.decoder, self.beam_size, self.output_delay = units, decoder, beam_size, output_delay
         self.frame_seconds = FACTOR * frame_shift_ms / 1000
         self.pause_frames = round(pause_seconds / self.frame_seconds) if pause_seconds > 0 else 0
 
@@ -219,6 +221,8 @@ class CtcDecoder:
         return GreedyCollapser(0, space, self.pause_frames if space is not None else 0)
 
     def result(self, ids: list[int], frames: list[int] | None = None) -> Result:
+        if frames is not None and self.output_delay:
+            frames = [max(0, f - self.output_delay) for f in frames]
         return make_result(self.units, ids, frames, self.frame_seconds)
 
     def __call__(self, logits) -> Result:

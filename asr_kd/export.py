@@ -31,8 +31,9 @@ META = "asr_kd.json"
 CHUNK_MS = 320  # default chunk of a streaming export
 
 
-def _meta(units: Units, feature_conf: FeatureConfig, params: int, streaming: dict | None = None) -> str:
-    meta = {**units.to_meta(), "feature_conf": dataclasses.asdict(feature_conf), "params": params}
+def _meta(units: Units, feature_conf: FeatureConfig, model, streaming: dict | None = None) -> str:
+    meta = {**units.to_meta(), "feature_conf": dataclasses.asdict(feature_conf), "params": num_params(model),
+            "output_delay": int(model.output_delay)}
     return json.dumps({**meta, "streaming": streaming} if streaming else meta)
 
 
@@ -94,7 +95,7 @@ def export(checkpoint_path: str | Path, out_path: str | Path, fmt: str, streamin
         if fmt == "torchscript":
             with torch.no_grad():
                 traced = torch.jit.trace(model, example)
-            torch.jit.save(traced, str(tmp), _extra_files={META: _meta(units, feature_conf, num_params(model))})
+            torch.jit.save(traced, str(tmp), _extra_files={META: _meta(units, feature_conf, model)})
         else:
             import onnx
 
@@ -103,7 +104,7 @@ def export(checkpoint_path: str | Path, out_path: str | Path, fmt: str, streamin
                               dynamic_axes={"feats": {0: "batch", 1: "frames"}, "lens": {0: "batch"},
                                             "logits": {0: "batch", 1: "out_frames"}, "out_lens": {0: "batch"}})
             proto = onnx.load(str(tmp))
-            onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, num_params(model))})
+            onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, model)})
             onnx.save(proto, str(tmp))
     return out_path
 
@@ -118,7 +119,7 @@ def _write_streaming(model, units: Units, feature_conf: FeatureConfig, out_path:
         warnings.simplefilter("ignore")  # tracer notes about the traced cache length
         streaming = _export_streaming(model, tmp, chunk_ms, feature_conf.frame_shift_ms)
         proto = onnx.load(str(tmp))
-        onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, num_params(model), streaming)})
+        onnx.helper.set_model_props(proto, {META: _meta(units, feature_conf, model, streaming)})
         onnx.save(proto, str(tmp))
     return out_path
 
@@ -126,8 +127,8 @@ def _write_streaming(model, units: Units, feature_conf: FeatureConfig, out_path:
 class ExportedCTC:
     """An exported model (onnxruntime session on CPU, or TorchScript) called like a CTCModel."""
 
-    def __init__(self, run, vocab_size: int, params: int):
-        self.run, self.vocab_size, self.num_params = run, vocab_size, params
+    def __init__(self, run, vocab_size: int, params: int, output_delay: int = 0):
+        self.run, self.vocab_size, self.num_params, self.output_delay = run, vocab_size, params, output_delay
 
     def __call__(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.run(feats, lens)
@@ -183,7 +184,7 @@ def load_exported(path: str | Path, num_threads: int | None = None):
             raise CheckpointError(f"{path}: a streaming export (asr-kd export --streaming) runs in the edge runtime "
                                   "(asr-kd-edge / asr_kd.edge); export without --streaming for this command")
         units = Units.from_meta(meta)
-        return (ExportedCTC(run, len(units), meta["params"]), units,
+        return (ExportedCTC(run, len(units), meta["params"], int(meta.get("output_delay", 0))), units,
                 from_dict(FeatureConfig, meta["feature_conf"], "feature_conf"))
     except (ValueError, TypeError, KeyError) as e:
         raise CheckpointError(f"{path}: bad {META} metadata ({checkpoint.one_line(e)})") from e

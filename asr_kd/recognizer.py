@@ -26,7 +26,7 @@ class Recognizer:
                  lm: str | Path | None = None, lm_weight: float = 1.0, word_score: float = 0.0):
         self.model, self.units, self.feature_conf, self.device = model.to(device), units, feature_conf, device
         self.search = CtcDecoder(units, feature_conf.frame_shift_ms, decoder, beam_size, lm, lm_weight, word_score,
-                                 pause_seconds)
+                                 pause_seconds, getattr(model, "output_delay", 0))  # any logits module will do
         self.chunk = chunk or ChunkConfig()
         self.frame_seconds = self.search.frame_seconds
 

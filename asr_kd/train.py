@@ -221,6 +221,7 @@ class Trainer:
         self.specaug = make_specaug(conf.specaug_conf)
         self.pad_frames = round(tc.pad_silence_s * 1000 / (FACTOR * conf.feature_conf.frame_shift_ms))  # 40 ms frames
         self.kd_delay = conf.kd_conf.delay if conf.kd_conf and self.teacher else 0  # trailing frames the shifted teacher needs
+        self.model.output_delay = self.kd_delay  # saved with the model: its word times are that much late
         self.step, self.epoch, self.position, self.elapsed = 0, 0, 0, 0.0  # position: global batches of the epoch run
         if resuming:
             self._restore()

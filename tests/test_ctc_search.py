@@ -108,10 +108,10 @@ def test_forced_alignment_puts_a_blank_between_repeats():
 
 
 class _NoOnnx:
-    """Stands in for an ONNX export: EdgeRecognizer.decode needs only the units and the feature settings."""
+    """Stands in for an ONNX export: EdgeRecognizer.decode needs only units, feature settings and output delay."""
 
     def __init__(self, units):
-        self.units, self.feature_conf = units, FeatureConfig()
+        self.units, self.feature_conf, self.output_delay = units, FeatureConfig(), 0
 
 
 def test_edge_beam_decoding_equals_the_torch_recognizer(monkeypatch):

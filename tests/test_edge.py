@@ -238,3 +238,25 @@ def test_gru_student_streams(tmp_path):
     for k in range(0, len(wave), 3000):
         stream.accept(wave[k : k + 3000])
     assert stream.finish() == rec.transcribe(wave) == Recognizer.from_checkpoint(ckpt).transcribe(wave)
+
+
+def test_a_delayed_students_word_times_move_back_by_its_delay(tmp_path):
+    """A KD student trained with kd_conf.delay spikes that many frames late; the checkpoint, both exports
+    and the edge runtime carry the delay, and every recogniser reports word times that much earlier."""
+    model, units, conf = checkpoint.load_model(_student(tmp_path))
+    model.output_delay = 2
+    path = tmp_path / "delayed.pt"
+    checkpoint.save(checkpoint.model_checkpoint(model, "rnn_ctc", STUDENT, units, conf), path)
+    assert checkpoint.load(path)["output_delay"] == 2
+    a, b, space = units.ids["A"], units.ids["B"], units.ids["<space>"]
+    ids, frames = [a, b, space, b], [1, 3, 6, 10]  # spikes at 40 ms frames
+    plain = Recognizer.from_checkpoint(_student(tmp_path, name="plain.pt")).result(ids, frames)
+    assert [(w.start, w.end) for w in plain.words] == [(0.04, 0.16), (0.4, 0.44)]
+    recognisers = [Recognizer.from_checkpoint(path), Recognizer.from_checkpoint(path, precision="int8"),
+                   Recognizer.from_checkpoint(export(path, tmp_path / "d.onnx", "onnx")),
+                   Recognizer.from_checkpoint(export(path, tmp_path / "d.ts", "torchscript")),
+                   EdgeRecognizer(export(path, tmp_path / "ds.onnx", "onnx", streaming=True))]
+    for rec in recognisers:
+        result = rec.result(ids, frames)
+        assert result.text == plain.text == "AB B"
+        assert [(w.text, w.start, w.end) for w in result.words] == [("AB", 0.0, 0.08), ("B", 0.32, 0.36)]  # 1 - 2 -> 0

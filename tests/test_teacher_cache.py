@@ -152,6 +152,7 @@ def test_kd_delay_pads_silence_for_the_teachers_last_frames(teacher_setup, tmp_p
     train(conf, tmp_path / "exp", data_dir, data_dir / "units.txt", data_dir / "cmvn.json",
           teacher_cache=tmp_path / "cache")
     assert yaml.safe_load((tmp_path / "exp" / "train.yaml").read_text())["kd_conf"]["delay"] == 2
+    assert checkpoint.load(tmp_path / "exp" / "final.pt")["output_delay"] == 2  # its word times move back 80 ms
     recs = [json.loads(line) for line in (tmp_path / "exp" / "log" / "metrics.jsonl").read_text().splitlines()]
     kd = [r["kd"] for r in recs if "kd" in r]
     assert kd and all(math.isfinite(v) for v in kd)

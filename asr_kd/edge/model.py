@@ -44,6 +44,7 @@ class OnnxCTC:
         except Exception as e:  # onnxruntime, json and the metadata each raise their own types
             raise ModelError(f"{path}: not a usable asr-kd ONNX model ({str(e).splitlines()[0]})") from None
         self.path, self.num_params, self.streaming = path, meta["params"], meta.get("streaming")
+        self.output_delay = int(meta.get("output_delay", 0))  # frames its spikes lag the audio (kd_conf.delay)
         self.vocab_size = len(self.units)
 
     def initial_state(self) -> dict[str, np.ndarray]:

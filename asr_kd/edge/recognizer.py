@@ -24,7 +24,7 @@ class EdgeRecognizer:
         self.model = OnnxCTC(model, num_threads)
         self.units, self.feature_conf = self.model.units, self.model.feature_conf
         self.search = CtcDecoder(self.units, self.feature_conf.frame_shift_ms, decoder, beam_size, lm, lm_weight,
-                                 word_score, pause_seconds)
+                                 word_score, pause_seconds, self.model.output_delay)
         self.chunk = chunk or ChunkConfig()
 
     def features(self, wave: np.ndarray, what: str = "audio") -> np.ndarray:

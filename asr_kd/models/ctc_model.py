@@ -15,6 +15,8 @@ class CTCModel(nn.Module):
     normalise identically.
     """
 
+    output_delay = 0  # 40 ms frames its spikes lag the audio (KD student with kd_conf.delay); word times subtract it
+
     def __init__(self, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None):
         super().__init__()
         self.input_dim, self.vocab_size = input_dim, vocab_size
