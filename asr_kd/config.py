@@ -70,7 +70,7 @@ class KDConfig:
     blank_threshold: float = 1.0  # skip frames whose teacher blank posterior exceeds this (1.0 = keep all)
     nonblank_only: bool = False  # KL over the renormalised non-blank symbols
     max_delay: int = 0  # tolerate a per-utterance spike delay of up to this many 40 ms frames (around `delay`)
-    delay: int = 0  # teach the student each teacher spike this many 40 ms frames later: a unidirectional student's look-ahead
+    delay: int = 0  # teach the student each teacher spike this many 40 ms frames later (a unidirectional look-ahead)
 
     def __post_init__(self):
         for name in ("delay", "max_delay"):
