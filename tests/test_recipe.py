@@ -18,7 +18,8 @@ TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
 
 def _run(root, *args):
     return subprocess.run(
-        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--engine-share", "0.9", "--eval-utts", "1", "--conf", str(TINY),
+        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--engine-share", "0.9", "--eval-utts", "1", "--unlab-hours", "0.003",
+         "--conf", str(TINY),
          "--data", str(root / "data"), "--exp", str(root / "exp"), "--device", "cpu", *args],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
     )
@@ -30,6 +31,7 @@ def recipe(tmp_path_factory):
     root = tmp_path_factory.mktemp("recipe")
     out = _run(root)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    (root / "run.out").write_text(out.stdout + out.stderr)
     return root
 
 
@@ -49,6 +51,17 @@ def test_recipe_end_to_end(recipe):
         assert hyp_keys == sorted(hyp_keys) and len(hyp_keys) == len(test_spk)
     assert "--teacher-cache" in (exp / "student_kd" / "log" / "run.log").read_text()
     assert (exp / "teacher" / "cache_train" / "meta.json").exists()
+    # The KD student (only) also learns from the untranscribed audio, its text the teacher's 1-best.
+    unlab = read_table(data / "train_unlab" / "wav.scp")
+    pl_text = data / "train_unlab_pl" / "text"
+    labelled = read_table(pl_text) if pl_text.exists() else {}
+    assert unlab and set(labelled) <= set(unlab) and not (data / "train_unlab" / "text").exists()
+    if not labelled:  # the tiny teacher may hear nothing: said, and the KD student keeps train_all
+        assert "the teacher's 1-best is empty on every utterance" in (recipe / "run.out").read_text()
+    assert read_table(data / "train_all_pl" / "text") == {**read_table(data / "train_all" / "text"), **labelled}
+    assert f"--train {data}/train_all_pl " in (exp / "student_kd" / "log" / "run.log").read_text()
+    for name in ("teacher", "student_ctc"):
+        assert f"--train {data}/train_all " in (exp / name / "log" / "run.log").read_text()
     assert "--kokoro-hours 0.0005 --max-engine-share 0.9" in (data / "log" / "prepare.log").read_text()
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included
     assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.log", "student_kd/log/average.log",

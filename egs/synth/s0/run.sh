@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Default offline recipe: synthesise a corpus -> augmented copies -> fbank + CMVN -> units + LM ->
-# Conformer CTC teacher -> CNN-RNN student (CTC only) -> same student with KD (each averaged over its
-# best epochs) -> decode dev/test/test_unseen_engine (greedy and beam + LM) and the robustness sets
+# Conformer CTC teacher -> CNN-RNN student (CTC only) -> same student with KD, also from untranscribed
+# audio the teacher labels (each averaged over its best epochs) -> decode dev/test/test_unseen_engine (greedy and beam + LM) and the robustness sets
 # -> WER/RTF tables.
 # Every stage writes files under $data or $exp and is skipped when its .done marker exists.
 set -euo pipefail
@@ -17,6 +17,8 @@ kokoro_hours=1.2 # part of --hours spoken by the (slow, neural) Kokoro voices (l
                  # and every held-out person gains 2-9 points (RESULTS.md)
 engine_share=    # most of the other train hours one engine may take; empty: 1 (by voice; espeak-ng ~95%)
 eval_utts=40     # dev/test utterances per held-out speaker
+unlab_hours=2    # untranscribed audio of the train voices the KD student also learns from: frame KD plus the
+                 # teacher's 1-best as CTC targets (sequence-level KD); 0: transcribed audio only
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
 prep_nj=2        # parallel processes inside the synthesis and augmentation jobs
@@ -52,7 +54,7 @@ if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
     --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj ${kokoro_hours:+--kokoro-hours $kokoro_hours} \
-    ${engine_share:+--max-engine-share $engine_share}
+    ${engine_share:+--max-engine-share $engine_share} --unlab-hours $unlab_hours
   touch $data/.prepare.done
 fi
 
@@ -65,6 +67,15 @@ train_set=train
 $augment && train_set=train_all  # train + train_aug
 ckpt=final.pt
 [ "$average_num" -gt 0 ] && ckpt=avg.pt
+kd_train_set=$train_set  # the KD student's: + the teacher-labelled untranscribed audio (stage 5)
+if [ "$unlab_hours" != 0 ]; then
+  kd_train_set=${train_set}_pl
+  if run_stage 5 && [ ! -f $data/train_unlab/wav.scp ]; then
+    echo "$0: --unlab-hours $unlab_hours but $data has no train_unlab (prepared without it): rerun stage 0 after" \
+      "rm $data/.prepare.done (only the missing audio is synthesised), or pass --unlab-hours 0" >&2
+    exit 1
+  fi
+fi
 
 if run_stage 1 && $augment && done_or $data/.augment.done; then
   echo "stage 1: augmented copy of train (speed, pitch, noise, reverb, telephone) -> $data/$train_set"
@@ -105,11 +116,11 @@ if run_stage 2 && done_or $data/.lm.done; then
   touch $data/.lm.done
 fi
 
-train_model() {  # train_model NAME [extra train args...]
-  local name=$1; shift
+train_model() {  # train_model NAME TRAIN_SET [extra train args...] (CMVN: always $train_set's)
+  local name=$1 train=$2; shift 2
   if done_or $exp/$name/.done; then
     ${cuda_cmd:-$train_cmd} $exp/$name/log/run.log $train_prog --config $conf/${model_conf[$name]} \
-      --train $data/$train_set --dev $data/dev --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json \
+      --train $data/$train --dev $data/dev --units $data/lang/units.txt --cmvn $data/$train_set/cmvn.json \
       --exp $exp/$name --device $device --resume "$@"
     if [ "$average_num" -gt 0 ]; then
       $train_cmd $exp/$name/log/average.log asr-kd average --exp $exp/$name --best $average_num --out $exp/$name/avg.pt
@@ -120,26 +131,41 @@ train_model() {  # train_model NAME [extra train args...]
 
 if run_stage 3; then
   echo "stage 3: train the Conformer CTC teacher"
-  train_model teacher
+  train_model teacher $train_set
 fi
 
 if run_stage 4; then
   echo "stage 4: train the student with CTC only (baseline)"
-  train_model student_ctc
+  train_model student_ctc $train_set
 fi
 
 if run_stage 5; then
-  echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once)"
+  echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once) on $kd_train_set"
+  if [ "$kd_train_set" != "$train_set" ] && done_or $data/$kd_train_set/.done; then
+    $train_cmd $data/log/pseudo_label.log asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt \
+      --data $data/train_unlab --out $data/train_unlab_pl
+    pl=$data/train_unlab_pl
+    if [ ! -s $pl/text ]; then  # an untrained teacher hears nothing: no audio to add
+      echo "$0: warning: the teacher's 1-best is empty on every utterance of $data/train_unlab;" \
+        "the KD student learns from $train_set alone" >&2
+      pl=
+    fi
+    $train_cmd $data/log/combine_pl.log asr-kd combine-data $data/$kd_train_set $data/$train_set $pl
+    n=$(jobs_for $data/$kd_train_set/utt2spk)
+    run_sharded $n "$train_cmd" $data/log/feats_pl asr-kd compute-feats --config $conf/teacher.yaml $data/$kd_train_set
+    if [ "$n" -gt 1 ]; then asr-kd merge-feats --nj $n $data/$kd_train_set; fi
+    touch $data/$kd_train_set/.done
+  fi
   if done_or $exp/teacher/cache_train/.done; then
-    n=$(jobs_for $data/$train_set/feats.idx)
+    n=$(jobs_for $data/$kd_train_set/feats.idx)
     run_sharded $n "$train_cmd" $exp/teacher/log/dump_teacher asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt \
-      --data $data/$train_set --out $exp/teacher/cache_train --top-k $kd_top_k
+      --data $data/$kd_train_set --out $exp/teacher/cache_train --top-k $kd_top_k
     if [ "$n" -gt 1 ]; then
-      asr-kd merge-teacher-cache --data $data/$train_set --out $exp/teacher/cache_train --nj $n
+      asr-kd merge-teacher-cache --data $data/$kd_train_set --out $exp/teacher/cache_train --nj $n
     fi
     touch $exp/teacher/cache_train/.done
   fi
-  train_model student_kd --teacher-cache $exp/teacher/cache_train
+  train_model student_kd $kd_train_set --teacher-cache $exp/teacher/cache_train
 fi
 
 decode() {  # decode NAME SET SUFFIX [decoder args...]: $exp/NAME/decode_SET[SUFFIX]

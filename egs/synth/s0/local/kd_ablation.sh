@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # KD ablation on a finished recipe run (issue 4): student variants distilled from the teacher's
-# cached top-k posteriors, each adding one thing to the row above, decoded on dev/test; a table
+# cached top-k posteriors, each adding one thing to plain frame KD, decoded on dev/test; a table
 # with the fraction of the teacher-student gap each recovers, and what KD costs (cache size per
 # hour, epoch time with the cache vs an online teacher vs CTC only). Writes $exp/kd_ablation.md.
+# The variants train on the recipe's training set and its teacher-labelled untranscribed audio (run.sh
+# stage 5); after a run with --unlab-hours 0 the script synthesises and labels that audio itself.
 # Run from egs/synth/s0 after ./run.sh:  local/kd_ablation.sh [--data data] [--exp exp] [--unlab-hours 2]
 set -euo pipefail
 . ./path.sh
@@ -16,21 +18,24 @@ kokoro_hours=1.2     #   (the corpus is extended, not rebuilt; empty: prepare-sy
 engine_share=
 eval_utts=40
 seed=0
-unlab_hours=2        # untranscribed audio synthesised for the unlabelled-data rows
+unlab_hours=2        # untranscribed audio synthesised when the recipe run made none
 blank_threshold=0.95 # frames where the teacher's blank posterior exceeds this carry no KD signal
 max_delay=2          # spike delay tolerated by the delay-tolerant rows (40 ms frames)
 kd_top_k=16          # as in run.sh
 
 . utils/parse_options.sh
 
-common="--dev $data/dev --units $data/lang/units.txt --cmvn $data/train/cmvn.json --resume"
+train=train; [ -f $data/train_all/feats.idx ] && train=train_all  # the recipe's training set
+pl=${train}_pl                                                    # + the teacher-labelled untranscribed audio
+ckpt=avg.pt; [ -f $exp/teacher/avg.pt ] || ckpt=final.pt          # the teacher checkpoint run.sh decodes
+common="--dev $data/dev --units $data/lang/units.txt --cmvn $data/$train/cmvn.json --resume"
 blank="--set kd_conf.blank_threshold=$blank_threshold --set kd_conf.nonblank_only=true"
 delay="--set kd_conf.max_delay=$max_delay"
 
 variant() {  # variant NAME CONFIG TRAIN_DIR [extra train args...]
-  local name=$1 config=$2 train=$3; shift 3
+  local name=$1 config=$2 train_dir=$3; shift 3
   if [ ! -f $exp/$name/.done ]; then
-    $train_cmd $exp/$name/log/run.log asr-kd train --config $conf/$config $common --train $train \
+    $train_cmd $exp/$name/log/run.log asr-kd train --config $conf/$config $common --train $train_dir \
       --exp $exp/$name "$@"
     touch $exp/$name/.done
   fi
@@ -42,42 +47,41 @@ variant() {  # variant NAME CONFIG TRAIN_DIR [extra train args...]
   done
 }
 
-if [ ! -f $data/train_unlab/.done ]; then  # untranscribed audio + its teacher 1-best (sequence-level KD)
+if [ ! -f $data/$pl/.done ]; then  # a recipe run without untranscribed audio: synthesise + label it now
   asr-kd prepare-synth --out $data --hours $hours --eval-utts-per-spk $eval_utts --seed $seed --unlab-hours $unlab_hours \
     ${kokoro_hours:+--kokoro-hours $kokoro_hours} ${engine_share:+--max-engine-share $engine_share}
-  asr-kd compute-feats --config $conf/teacher.yaml $data/train_unlab
-  asr-kd pseudo-label --checkpoint $exp/teacher/final.pt --data $data/train_unlab --out $data/train_unlab_pl
-  asr-kd combine-data $data/train_plus_pl $data/train $data/train_unlab_pl
-  asr-kd compute-feats --config $conf/teacher.yaml $data/train_plus_pl
-  touch $data/train_unlab/.done
+  asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt --data $data/train_unlab --out $data/train_unlab_pl
+  asr-kd combine-data $data/$pl $data/$train $data/train_unlab_pl
+  asr-kd compute-feats --config $conf/teacher.yaml $data/$pl
+  touch $data/$pl/.done
 fi
-cache=$exp/teacher/cache_train            # made by run.sh stage 5
-cache_all=$exp/teacher/cache_train_unlab  # the same teacher over train + train_unlab
-if [ ! -f $cache_all/.done ]; then
-  asr-kd dump-teacher --checkpoint $exp/teacher/final.pt --data $data/train $data/train_unlab \
-    --out $cache_all --top-k $kd_top_k
-  touch $cache_all/.done
+[ -f $data/train_unlab/feats.idx ] || asr-kd compute-feats --config $conf/teacher.yaml $data/train_unlab
+cache=$exp/teacher/cache_$pl  # the teacher over $train + the untranscribed audio
+if [ ! -f $cache/.done ]; then
+  asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt --data $data/$pl --out $cache --top-k $kd_top_k
+  touch $cache/.done
 fi
 
-variant kd_blank student_kd.yaml $data/train --teacher-cache $cache $blank
-variant kd_blank_delay student_kd.yaml $data/train --teacher-cache $cache $blank $delay
-variant kd_unlab student_kd.yaml $data/train --unlab $data/train_unlab --teacher-cache $cache_all $blank $delay
-variant kd_unlab_seq student_kd.yaml $data/train_plus_pl --teacher-cache $cache_all $blank $delay
-variant seq_kd_only student.yaml $data/train_plus_pl  # CTC on transcripts + teacher 1-best, no frame KD
+variant kd_frame student_kd.yaml $data/$train --teacher-cache $cache
+variant kd_blank student_kd.yaml $data/$train --teacher-cache $cache $blank
+variant kd_blank_delay student_kd.yaml $data/$train --teacher-cache $cache $blank $delay
+variant kd_unlab student_kd.yaml $data/$train --unlab $data/train_unlab --teacher-cache $cache
+variant kd_unlab_seq student_kd.yaml $data/$pl --teacher-cache $cache
+variant seq_kd_only student.yaml $data/$pl  # CTC on transcripts + teacher 1-best, no frame KD
 
 if [ ! -f $exp/kd_online_1epoch/.done ]; then  # epoch time with the teacher run online (no cache)
   $train_cmd $exp/kd_online_1epoch/log/run.log asr-kd train --config $conf/student_kd.yaml $common \
-    --train $data/train --exp $exp/kd_online_1epoch --teacher $exp/teacher/final.pt --set train_conf.epochs=1
+    --train $data/$train --exp $exp/kd_online_1epoch --teacher $exp/teacher/$ckpt --set train_conf.epochs=1
   touch $exp/kd_online_1epoch/.done
 fi
 
-rows="student_ctc student_kd kd_blank kd_blank_delay kd_unlab kd_unlab_seq seq_kd_only teacher"
+rows="student_ctc kd_frame kd_blank kd_blank_delay kd_unlab kd_unlab_seq seq_kd_only teacher"
 {
-  echo "Rows add one thing each: student_kd = plain frame KD (w=0.5, T=1, top-$kd_top_k cache);"
+  echo "Students on $train: kd_frame = frame KD with conf/student_kd.yaml (top-$kd_top_k cache of $ckpt);"
   echo "kd_blank = + skip frames with teacher blank > $blank_threshold, KL over non-blank mass;"
-  echo "kd_blank_delay = + best shift within ±$max_delay frames; kd_unlab = + $unlab_hours h untranscribed"
-  echo "audio (KD term only); kd_unlab_seq = + teacher 1-best of that audio as CTC targets (sequence-level"
-  echo "KD); seq_kd_only = CTC on transcripts + teacher 1-best, no frame KD."
+  echo "kd_blank_delay = + best shift within ±$max_delay frames. kd_unlab = kd_frame + the untranscribed audio"
+  echo "(data/train_unlab, KD term only); kd_unlab_seq = kd_frame + that audio with the teacher's 1-best as"
+  echo "CTC targets (sequence-level KD; run.sh's student_kd); seq_kd_only = CTC on transcripts + teacher 1-best."
   echo
   asr-kd results --exp $(for r in $rows; do echo $exp/$r; done) --sets dev test --gap
   echo
@@ -91,7 +95,7 @@ print(f"KD cost: teacher cache top-{meta['top_k']} fp16 = {meta['bytes'] / 1e6:.
       f"= {meta['bytes'] / 1e6 / hours:.1f} MB per hour of audio.\n")
 print("| student training | seconds per epoch | x real time |")
 print("|---|---|---|")
-for name, label in (("student_ctc", "CTC only"), ("student_kd", "KD, teacher cache"),
+for name, label in (("student_ctc", "CTC only"), ("kd_frame", "KD, teacher cache"),
                     ("kd_online_1epoch", "KD, teacher online")):
     s = json.loads((exp / name / "train_summary.json").read_text())
     print(f"| {label} | {s['train_seconds'] / s['epochs']:.0f} | {s['x_real_time']:.0f} |")
