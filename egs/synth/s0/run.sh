@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Default offline recipe: synthesise a corpus -> augmented copies -> fbank + CMVN -> units + LM ->
 # Conformer CTC teacher -> CNN-RNN student (CTC only) -> same student with KD, also from untranscribed
-# audio the teacher labels (each averaged over its best epochs) -> decode dev/test/test_unseen_engine (greedy and beam + LM) and the robustness sets
-# -> WER/RTF tables.
+# audio the teacher labels (each averaged over its best epochs) -> decode dev/test/test_unseen_engine (greedy
+# and beam + LM) and the robustness sets -> WER/RTF tables.
 # Every stage writes files under $data or $exp and is skipped when its .done marker exists.
 set -euo pipefail
 [ -f path.sh ] || { echo "$0: run me from my own folder (cd egs/synth/s0)" >&2; exit 1; }
@@ -17,8 +17,8 @@ kokoro_hours=1.2 # part of --hours spoken by the (slow, neural) Kokoro voices (l
                  # and every held-out person gains 2-9 points (RESULTS.md)
 engine_share=    # most of the other train hours one engine may take; empty: 1 (by voice; espeak-ng ~95%)
 eval_utts=40     # dev/test utterances per held-out speaker
-unlab_hours=2    # untranscribed audio of the train voices the KD student also learns from: frame KD plus the
-                 # teacher's 1-best as CTC targets (sequence-level KD); 0: transcribed audio only
+unlab_hours=2    # untranscribed audio the KD student also learns from, its text the teacher's 1-best; 0: none
+                 # (train voices, other sentences; frame KD + sequence-level KD; dev -4.2, test -1.3: RESULTS.md)
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
 prep_nj=2        # parallel processes inside the synthesis and augmentation jobs
