@@ -38,7 +38,8 @@ $(VENV)/.installed: pyproject.toml
 # Main job, demo size (~1 h of synthetic audio, no augmented copy so that it stays within minutes):
 # prepare -> teacher -> students -> decode (greedy, beam + LM, robustness sets) -> tables.
 demo: setup
-	cd egs/synth/s0 && ./run.sh --hours 1.0 --kokoro-hours 0.05 --eval-utts 15 --augment false --conf conf/demo --data data_demo --exp exp_demo
+	cd egs/synth/s0 && ./run.sh --hours 1.0 --kokoro-hours 0.05 --eval-utts 15 --augment false --unlab-hours 0.5 \
+		--conf conf/demo --data data_demo --exp exp_demo
 
 # The full recipe (several hours of audio; about 2 h on 2 CPU cores).
 recipe: setup

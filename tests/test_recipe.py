@@ -60,6 +60,7 @@ def test_recipe_end_to_end(recipe):
         assert "the teacher's 1-best is empty on every utterance" in (recipe / "run.out").read_text()
     assert read_table(data / "train_all_pl" / "text") == {**read_table(data / "train_all" / "text"), **labelled}
     assert f"--train {data}/train_all_pl " in (exp / "student_kd" / "log" / "run.log").read_text()
+    assert (data / "train_all_pl" / "cmvn.json").read_bytes() == (data / "train_all" / "cmvn.json").read_bytes()
     for name in ("teacher", "student_ctc"):
         assert f"--train {data}/train_all " in (exp / name / "log" / "run.log").read_text()
     assert "--kokoro-hours 0.0005 --max-engine-share 0.9" in (data / "log" / "prepare.log").read_text()

@@ -154,6 +154,7 @@ if run_stage 5; then
     n=$(jobs_for $data/$kd_train_set/utt2spk)
     run_sharded $n "$train_cmd" $data/log/feats_pl asr-kd compute-feats --config $conf/teacher.yaml $data/$kd_train_set
     if [ "$n" -gt 1 ]; then asr-kd merge-feats --nj $n $data/$kd_train_set; fi
+    cp $data/$train_set/cmvn.json $data/$kd_train_set/  # every model normalises with $train_set's statistics
     touch $data/$kd_train_set/.done
   fi
   if done_or $exp/teacher/cache_train/.done; then
