@@ -18,8 +18,8 @@ TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
 
 def _run(root, *args):
     return subprocess.run(
-        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--engine-share", "0.9", "--eval-utts", "1", "--unlab-hours", "0.003",
-         "--conf", str(TINY),
+        ["./run.sh", "--hours", "0.01", "--kokoro-hours", "0.0005", "--engine-share", "0.9", "--eval-utts", "1",
+         "--unlab-hours", "0.003", "--conf", str(TINY),
          "--data", str(root / "data"), "--exp", str(root / "exp"), "--device", "cpu", *args],
         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600,
     )
@@ -165,6 +165,30 @@ def test_ingredient_ablation(recipe, tmp_path):
     again = subprocess.run(cmd, cwd=RECIPE, capture_output=True, text=True, env=env, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     assert {row: (abl / row / "sweep_train.log").read_text() for row in logs} == logs
+
+
+def test_kd_ablation(recipe, tmp_path):
+    """local/kd_ablation.sh on the tiny run: its variants train on the recipe's training set, its untranscribed
+    audio and the teacher-labelled set run.sh made, and one table lists them between the recipe's models."""
+    data, exp = tmp_path / "data", tmp_path / "exp"
+    shutil.copytree(recipe / "data", data, symlinks=True)
+    shutil.copytree(recipe / "exp", exp, symlinks=True)
+    out = subprocess.run(["local/kd_ablation.sh", "--data", str(data), "--exp", str(exp), "--conf", str(TINY)],
+                         cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                         timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [r.split("|")[1].strip() for r in (exp / "kd_ablation.md").read_text().splitlines()
+            if r.startswith("| ") and "---" not in r and not r.startswith("| model")]
+    assert rows[:8] == ["student_ctc", "kd_frame", "kd_blank", "kd_blank_delay", "kd_unlab", "kd_unlab_seq",
+                        "seq_kd_only", "teacher"]
+    cmd = {name: (exp / name / "log" / "run.log").read_text().splitlines()[0]
+           for name in ("kd_frame", "kd_unlab", "kd_unlab_seq", "seq_kd_only")}
+    assert f"--train {data}/train_all " in cmd["kd_frame"] and "--unlab" not in cmd["kd_frame"]
+    assert f"--train {data}/train_all " in cmd["kd_unlab"] and f"--unlab {data}/train_unlab " in cmd["kd_unlab"] + " "
+    assert f"--train {data}/train_all_pl " in cmd["kd_unlab_seq"] and "--teacher-cache" in cmd["kd_unlab_seq"]
+    assert f"--train {data}/train_all_pl " in cmd["seq_kd_only"] + " " and "--teacher" not in cmd["seq_kd_only"]
+    meta = json.loads((exp / "teacher" / "cache_train_all_unlab" / "meta.json").read_text())
+    assert meta["checkpoint"].endswith("teacher/avg.pt")
 
 
 def test_train_step_profile_shows_what_dropout_costs():

@@ -56,9 +56,9 @@ if [ ! -f $data/$pl/.done ]; then  # a recipe run without untranscribed audio: s
   touch $data/$pl/.done
 fi
 [ -f $data/train_unlab/feats.idx ] || asr-kd compute-feats --config $conf/teacher.yaml $data/train_unlab
-cache=$exp/teacher/cache_$pl  # the teacher over $train + the untranscribed audio
+cache=$exp/teacher/cache_${train}_unlab  # the teacher over $train + all the untranscribed audio
 if [ ! -f $cache/.done ]; then
-  asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt --data $data/$pl --out $cache --top-k $kd_top_k
+  asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt --data $data/$train $data/train_unlab --out $cache --top-k $kd_top_k
   touch $cache/.done
 fi
 
