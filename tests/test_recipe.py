@@ -73,6 +73,17 @@ def test_recipe_end_to_end(recipe):
     assert (exp / "results.md").read_text() == table
 
 
+def test_recipe_without_untranscribed_audio_says_how_to_add_it(tmp_path):
+    """Stage 5 on a data dir prepared without train_unlab: one line saying how to add it, before any work."""
+    (tmp_path / "data").mkdir()
+    out = _run(tmp_path, "--stage", "5", "--stop-stage", "5", "--unlab-hours", "0.5")
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.strip().endswith("has no train_unlab (prepared without it): rerun stage 0 after rm "
+                                       f"{tmp_path}/data/.prepare.done (only the missing audio is synthesised), "
+                                       "or pass --unlab-hours 0")
+    assert not (tmp_path / "exp").exists()
+
+
 def _wer_columns(table: str) -> list[list[str]]:
     """The results tables without the RTF and train time columns and the job wall times."""
     rows, drop = [], set()

@@ -68,7 +68,7 @@ $augment && train_set=train_all  # train + train_aug
 ckpt=final.pt
 [ "$average_num" -gt 0 ] && ckpt=avg.pt
 kd_train_set=$train_set  # the KD student's: + the teacher-labelled untranscribed audio (stage 5)
-if [ "$unlab_hours" != 0 ]; then
+if awk "BEGIN { exit !($unlab_hours > 0) }"; then
   kd_train_set=${train_set}_pl
   if run_stage 5 && [ ! -f $data/train_unlab/wav.scp ]; then
     echo "$0: --unlab-hours $unlab_hours but $data has no train_unlab (prepared without it): rerun stage 0 after" \
