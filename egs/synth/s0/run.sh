@@ -18,7 +18,7 @@ kokoro_hours=1.2 # part of --hours spoken by the (slow, neural) Kokoro voices (l
 engine_share=    # most of the other train hours one engine may take; empty: 1 (by voice; espeak-ng ~95%)
 eval_utts=40     # dev/test utterances per held-out speaker
 unlab_hours=2    # untranscribed audio the KD student also learns from, its text the teacher's 1-best; 0: none
-                 # (train voices, other sentences; frame KD + sequence-level KD; dev -4.2, test -1.3: RESULTS.md)
+                 # (train voices, other sentences; frame + sequence-level KD; dev -3.5 to -4.2, 2 seeds: RESULTS.md)
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
 prep_nj=2        # parallel processes inside the synthesis and augmentation jobs
