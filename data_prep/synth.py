@@ -8,7 +8,8 @@ person behind them, so that one person never sits on two sides (train / dev / te
   test_unseen_engine  every voice of UNSEEN_ENGINE (RHVoice bdl, clb, slt: CMU ARCTIC persons
                       that are not in train) reading UNSEEN_TEXT, a text source no other split reads
   train, train_unlab  the other voices, the hours shared by voice (optionally with no engine over
-                      --max-engine-share of them); Kokoro only in train, within its own --kokoro-hours
+                      --max-engine-share, --unlab-max-engine-share of them); Kokoro only in train,
+                      within its own --kokoro-hours
 Dev, test, Kokoro, train and untranscribed-train sentences come from disjoint pools of the
 shuffled sentence list. Everything is determined by --seed (and the installed text/voices), so
 a rerun with the same arguments resumes an interrupted run and rewrites byte-identical files.
@@ -60,6 +61,7 @@ UNSEEN_TEXT = "fortunes"   # text source read only by test_unseen_engine
 SIDES = {"train": "train", "dev": "dev", "test": "test", "test_unseen_engine": "test"}
 KOKORO_SHARE = 0.1         # default --kokoro-hours as a fraction of --hours
 MAX_ENGINE_SHARE = 1.0     # default --max-engine-share (by voice): a 0.7 cap cost the full recipe (RESULTS.md)
+UNLAB_MAX_ENGINE_SHARE = 1.0  # default --unlab-max-engine-share, the same for the untranscribed audio
 # Sentences reserved for each of dev, test and Kokoro (the first ones of the shuffled list), so
 # that the train pool does not depend on --eval-utts-per-spk; capped at a tenth of the sentences.
 EVAL_POOL = 2000
@@ -147,21 +149,44 @@ def engine_groups(spks: list[str], voices: dict, max_share: float) -> list[tuple
     return groups + [([s for s in spks if voices[s].engine not in capped], 1 - max_share * len(capped))]
 
 
-def _fill_train(spks: list[str], pool: list[str], hours: float, unlab_hours: float, voices: dict,
-                seed: int, max_share: float) -> tuple[list[Utt], list[Utt]]:
-    """(train, untranscribed train) utterances of spks, each group of `engine_groups` filling its
-    share of the hours round-robin over its speakers. Group g of G reads pool[g::G]: untranscribed
-    from its end backwards, train from the front (cycling)."""
+def _fill_unlab(spks: list[str], tail: list[str], seconds: float, voices: dict, seed: int,
+                max_share: float) -> tuple[list[Utt], int]:
+    """(untranscribed train utterances, sentences of tail spanned): each group g of G of
+    `engine_groups` fills its share of seconds round-robin over its speakers, reading tail[g::G]
+    in order. Utterance <spk>-unlab<k> reads tail[k], so an id keeps its sentence (and jitter)
+    whatever the share or hours."""
     groups = engine_groups(spks, voices, max_share)
-    train, unlab = [], []
+    unlab, spanned = [], 0
     for g, (group, share) in enumerate(groups):
-        mine = pool[g::len(groups)]
-        heard = _fill("train_unlab", "unlab", group, mine[::-1], unlab_hours * share * 3600, voices, seed)
-        if len(heard) >= len(mine):
-            raise SynthError(f"--unlab-hours too large: {len(mine)} sentences left for train and "
-                             "untranscribed train together")
+        heard, total, k = [], 0.0, g
+        while total < seconds * share:
+            if k >= len(tail):
+                raise SynthError(f"--unlab-hours too large: {len(tail)} sentences left for train and "
+                                 "untranscribed train together")
+            spk = group[len(heard) % len(group)]
+            heard.append(_make_utt("train_unlab", f"{spk}-unlab{k:06d}", spk, tail[k], voices, seed))
+            total += est_seconds(heard[-1])
+            k += len(groups)
         unlab += heard
-        train += _fill("train", "", group, mine[:len(mine) - len(heard)], hours * share * 3600, voices, seed)
+        spanned = max(spanned, k - len(groups) + 1 if heard else 0)
+    return unlab, spanned
+
+
+def _fill_train(spks: list[str], pool: list[str], hours: float, unlab_hours: float, voices: dict,
+                seed: int, max_share: float, unlab_max_share: float) -> tuple[list[Utt], list[Utt]]:
+    """(train, untranscribed train) utterances of spks. Untranscribed audio reads pool from its end
+    backwards (`_fill_unlab`, engines shared by unlab_max_share); train reads the rest from the
+    front (cycling), each group g of G of `engine_groups` (by max_share) filling its share of the
+    hours round-robin over its speakers from rest[g::G]."""
+    unlab, spanned = _fill_unlab(spks, pool[::-1], unlab_hours * 3600, voices, seed, unlab_max_share)
+    rest = pool[:len(pool) - spanned]
+    if not rest:
+        raise SynthError(f"--unlab-hours too large: {len(pool)} sentences left for train and "
+                         "untranscribed train together")
+    groups = engine_groups(spks, voices, max_share)
+    train = []
+    for g, (group, share) in enumerate(groups):
+        train += _fill("train", "", group, rest[g::len(groups)], hours * share * 3600, voices, seed)
     return train, unlab
 
 
@@ -189,7 +214,8 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
               eval_utts_per_spk: int, seed: int, unlab_hours: float = 0.0,
               long_recordings: int = 0, long_minutes: tuple[float, float] = LONG_MINUTES,
               kokoro_hours: float = 0.0, unseen_sentences: list[str] = (),
-              max_engine_share: float = MAX_ENGINE_SHARE) -> tuple[list[Utt], list[Recording]]:
+              max_engine_share: float = MAX_ENGINE_SHARE,
+              unlab_max_engine_share: float = UNLAB_MAX_ENGINE_SHARE) -> tuple[list[Utt], list[Recording]]:
     """All utterances to render (every split) and the long recordings, deterministic from the
     arguments.
 
@@ -198,11 +224,12 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     Untranscribed train reads the shuffled list from its end backwards and train reads the rest
     from the front (cycling), both round-robin over the train speakers other than Kokoro until
     the estimated duration reaches their hours (train: hours - kokoro_hours), an engine over
-    max_engine_share of them with its own share and part of the list (`_fill_train`); the Kokoro voices
-    fill kokoro_hours of train from a pool of their own. Changing --hours, --kokoro-hours,
-    --eval-utts-per-spk or --long-recordings only appends to (or cuts) the end of each list, so
-    an utterance id always keeps its text and jitter; growing --unlab-hours never changes train
-    unless train cycles through its whole pool.
+    max_engine_share (untranscribed: unlab_max_engine_share) of them with its own share and part
+    of the list (`_fill_train`); the Kokoro voices fill kokoro_hours of train from a pool of their
+    own. Changing --hours, --kokoro-hours, --eval-utts-per-spk or --long-recordings only appends
+    to (or cuts) the end of each list, so an utterance id always keeps its text and jitter; an
+    untranscribed id names its sentence's place in the list; changing --unlab-hours or its share
+    never changes train unless train cycles through its whole pool.
     """
     order = sentences[:]
     random.Random(seed).shuffle(order)
@@ -229,7 +256,7 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     kokoro = _fill("train", "", kokoro_spks, kokoro_pool, kokoro_hours * 3600 if kokoro_spks else 0,
                    voices, seed)
     train, unlab = _fill_train(train_spks, rest, hours - (kokoro_hours if kokoro_spks else 0),
-                               unlab_hours, voices, seed, max_engine_share)
+                               unlab_hours, voices, seed, max_engine_share, unlab_max_engine_share)
     recordings = _plan_long(pools["test"], splits["test"], long_recordings, long_minutes, voices, seed)
     plan += train + kokoro + unlab + [u for rec in recordings for u in rec.utts]
     return plan, recordings
@@ -346,7 +373,8 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
             unlab_hours: float = 0.0, long_recordings: int = 0,
             long_minutes: tuple[float, float] = LONG_MINUTES, kokoro_hours: float | None = None,
             engine_names: tuple[str, ...] = DEFAULT_ENGINES,
-            max_engine_share: float = MAX_ENGINE_SHARE) -> tuple[dict, list[str]]:
+            max_engine_share: float = MAX_ENGINE_SHARE,
+            unlab_max_engine_share: float = UNLAB_MAX_ENGINE_SHARE) -> tuple[dict, list[str]]:
     """Synthesise (or resume) the corpus under out and write the Kaldi dirs.
 
     Returns ({split: {"utterances", "speakers", "hours", "dropped"}} for train, dev, test and,
@@ -358,8 +386,8 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     if hours <= 0 or eval_utts_per_spk < 1 or nj < 1 or not 0 <= kokoro_hours <= hours:
         raise SynthError("--hours must be > 0, --eval-utts-per-spk and --nj must be >= 1, "
                          "--kokoro-hours must lie in [0, --hours]")
-    if not 0 < max_engine_share <= 1:
-        raise SynthError("--max-engine-share must lie in (0, 1]")
+    if not (0 < max_engine_share <= 1 and 0 < unlab_max_engine_share <= 1):
+        raise SynthError("--max-engine-share and --unlab-max-engine-share must lie in (0, 1]")
     if unlab_hours < 0 or long_recordings < 0 or not 0 < long_minutes[0] <= long_minutes[1]:
         raise SynthError("--unlab-hours and --long-recordings must be >= 0, "
                          "--long-minutes MIN,MAX needs 0 < MIN <= MAX")
@@ -375,7 +403,8 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
     for line in missing:
         log.warning(line)
     plan, recordings = make_plan(text[0], voices, hours, eval_utts_per_spk, seed, unlab_hours,
-                                 long_recordings, long_minutes, kokoro_hours, text[1], max_engine_share)
+                                 long_recordings, long_minutes, kokoro_hours, text[1], max_engine_share,
+                                 unlab_max_engine_share)
     _check_plan_id(out, text, voices, seed, max_engine_share)
     train_seconds = Counter()
     for u in plan:
@@ -440,9 +469,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"part of --hours spoken by the slow Kokoro voices (about 2x real time "
                              f"per job); default {KOKORO_SHARE * 100:g}%% of --hours")
     parser.add_argument("--max-engine-share", type=float, default=MAX_ENGINE_SHARE,
-                        help="most of the non-Kokoro train (and untranscribed) hours one engine may "
-                             "take, the rest going to the other engines by voice; 1 = by voice only, "
-                             "where espeak-ng's ~100 voices take ~95%%")
+                        help="most of the non-Kokoro train hours one engine may take, the rest going "
+                             "to the other engines by voice; 1 = by voice only, where espeak-ng's "
+                             "~100 voices take ~95%%")
+    parser.add_argument("--unlab-max-engine-share", type=float, default=UNLAB_MAX_ENGINE_SHARE,
+                        help="the same for the untranscribed hours (--unlab-hours); changing it on "
+                             "an existing --out synthesises only the utterances it adds")
     parser.add_argument("--eval-utts-per-spk", type=int, default=40,
                         help=f"utterances per held-out speaker in dev ({len(DEV_SPEAKERS)} speakers), "
                              f"test ({len(TEST_SPEAKERS)} speakers) and test_unseen_engine (every "
@@ -466,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats, missing = prepare(args.out, args.hours, args.eval_utts_per_spk, args.seed, args.nj,
                                  args.unlab_hours, args.long_recordings, args.long_minutes,
-                                 args.kokoro_hours, args.engines, args.max_engine_share)
+                                 args.kokoro_hours, args.engines, args.max_engine_share,
+                                 args.unlab_max_engine_share)
     except (SynthError, NoTextError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

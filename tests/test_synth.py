@@ -78,6 +78,23 @@ def test_engine_share_caps_an_engine_and_shares_the_rest_by_voice():
         assert [u for u in big if u.engine == engine][:len(old)] == old
 
 
+def test_untranscribed_engine_share_of_its_own():
+    voices = VOICES | {s: ALL[s] for s in ESPEAK_TRAIN}  # train: 6 espeak-ng, flite awb, festival kal
+    plans = {share: _by_split(_plan(voices=voices, unlab_max_engine_share=share)[0]) for share in (1.0, 0.5)}
+    hours = {share: {e: sum(est_seconds(u) for u in p["train_unlab"] if u.engine == e) / 3600
+                     for e in ("espeak", "flite", "festival")} for share, p in plans.items()}
+    assert hours[1.0]["espeak"] > 2 * (hours[1.0]["flite"] + hours[1.0]["festival"])  # by voice: 6 of 8
+    assert hours[0.5]["espeak"] == pytest.approx(0.15, abs=0.005)
+    assert hours[0.5]["flite"] + hours[0.5]["festival"] == pytest.approx(0.15, abs=0.005)
+    assert plans[0.5]["train"] == plans[1.0]["train"]  # the untranscribed share never moves train
+    # An untranscribed id reads the same sentence with the same jitter whatever the share.
+    same = {u.utt_id: u for u in plans[1.0]["train_unlab"]}
+    shared = [u for u in plans[0.5]["train_unlab"] if u.utt_id in same]
+    assert shared and all(same[u.utt_id] == u for u in shared)
+    with pytest.raises(synth.SynthError, match="unlab-max-engine-share"):
+        synth.prepare(Path("unused"), 0.1, 1, 0, 1, unlab_max_engine_share=0)
+
+
 def test_engine_groups_where_the_cap_cannot_hold():
     spks = ["espeak_en_gb_f1", *ESPEAK_TRAIN, "flite_awb", "festival_kal"]
     assert synth.engine_groups(spks, ALL, 1.0) == [(spks, 1.0)]

@@ -19,6 +19,7 @@ engine_share=    # most of the other train hours one engine may take; empty: 1 (
 eval_utts=40     # dev/test utterances per held-out speaker
 unlab_hours=2    # untranscribed audio the KD student also learns from, its text the teacher's 1-best; 0: none
                  # (train voices, other sentences; frame + sequence-level KD; dev -3.5 to -4.2, 2 seeds: RESULTS.md)
+unlab_engine_share= # most of the untranscribed hours one engine may take; empty: 1 (by voice, as engine_share)
 seed=0           # corpus seed (training seeds live in the YAMLs)
 nj=1             # parallel jobs (shards) for features, dump-teacher and each decode; 1: unsharded
 prep_nj=2        # parallel processes inside the synthesis and augmentation jobs
@@ -54,7 +55,8 @@ if run_stage 0 && done_or $data/.prepare.done; then
   echo "stage 0: synthesise ${hours} h of training audio + dev/test/test_unseen_engine into $data"
   $train_cmd $data/log/prepare.log asr-kd prepare-synth --out $data --hours $hours \
     --eval-utts-per-spk $eval_utts --seed $seed --nj $prep_nj ${kokoro_hours:+--kokoro-hours $kokoro_hours} \
-    ${engine_share:+--max-engine-share $engine_share} --unlab-hours $unlab_hours
+    ${engine_share:+--max-engine-share $engine_share} --unlab-hours $unlab_hours \
+    ${unlab_engine_share:+--unlab-max-engine-share $unlab_engine_share}
   touch $data/.prepare.done
 fi
 
