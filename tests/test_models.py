@@ -48,6 +48,30 @@ def test_padding_does_not_change_student_outputs(bidirectional):
     assert torch.allclose(a[0], b[0, : n.item()], atol=1e-5)
 
 
+@pytest.mark.parametrize("on", [False, True])
+def test_teacher_utterance_mean_norm_removes_a_constant_offset(on):
+    t = ExperimentConfig.load(CONF / "teacher.yaml")
+    torch.manual_seed(0)
+    model = build_model(t.model, {**t.model_conf, "utt_mean_norm": on}, 80, 30).eval()
+    x, lens = torch.randn(2, 90, 80), torch.tensor([90, 50])
+    shifted = x + torch.linspace(-3, 3, 80)  # the same spectral tilt on every frame
+    shifted[1, 50:] = x[1, 50:]  # padding untouched
+    with torch.no_grad():
+        (a, n), (b, _) = model(x, lens), model(shifted, lens)
+    same = all(torch.allclose(a[i, :k], b[i, :k], atol=1e-4) for i, k in enumerate(n.tolist()))
+    assert same == on
+
+
+def test_utterance_mean_norm_zero_mean_over_valid_frames():
+    from asr_kd.models.ctc_model import utterance_mean_norm
+    x, lens = torch.randn(3, 20, 4) + 5, torch.tensor([20, 7, 1])
+    y = utterance_mean_norm(x, lens)
+    for i, k in enumerate(lens.tolist()):
+        assert torch.allclose(y[i, :k].mean(0), torch.zeros(4), atol=1e-5)
+        assert torch.allclose(y[i, :k] - x[i, :k], y[i, :1] - x[i, :1])  # one offset per utterance
+        assert not y[i, k:].any()
+
+
 def test_presets_sizes():
     large = ExperimentConfig.load(CONF / "teacher_large.yaml")
     n_large = num_params(build_model(large.model, large.model_conf, 80, 30))

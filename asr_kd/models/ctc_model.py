@@ -16,6 +16,7 @@ class CTCModel(nn.Module):
     """
 
     output_delay = 0  # 40 ms frames its spikes lag the audio (KD student with kd_conf.delay); word times subtract it
+    utt_mean_norm = False  # subtract each utterance's mean after CMVN (a whole-utterance model: the teacher)
 
     def __init__(self, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None):
         super().__init__()
@@ -28,6 +29,17 @@ class CTCModel(nn.Module):
     def forward(self, feats: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T, F) fbank, (B,) frames -> (B, T', V) CTC logits, (B,) frames; T' = (T-1)//2-1)//2."""
         x = self.cmvn(feats)
+        if self.utt_mean_norm:
+            x = utterance_mean_norm(x, lens)
         x, lens = self.frontend(x, lens)  # (B, T, F) -> (B, T', D)
         x, lens = self.encode(x, lens)  # (B, T', D) -> (B, T', H)
         return self.head(x), lens  # (B, T', V)
+
+
+def utterance_mean_norm(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """(B, T, F) features minus each utterance's mean over its (B,) valid frames; padding stays 0.
+    Takes away what stays the same over an utterance (a voice's spectral tilt, a channel), as
+    Kaldi's per-utterance CMN does."""
+    valid = (torch.arange(x.size(1), device=x.device)[None, :] < lens[:, None]).unsqueeze(-1)  # (B, T, 1)
+    mean = (x * valid).sum(1, keepdim=True) / lens.clamp(min=1)[:, None, None].to(x.dtype)  # (B, 1, F)
+    return (x - mean) * valid

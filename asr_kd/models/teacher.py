@@ -23,6 +23,7 @@ class ConformerConfig:
     dropout: float = 0.1
     subsampling: str = "conv2d"
     subsampling_channels: int = 144
+    utt_mean_norm: bool = False  # per-utterance mean normalisation after CMVN (`CTCModel.utt_mean_norm`)
 
 
 class ConformerCTC(CTCModel):
@@ -30,6 +31,7 @@ class ConformerCTC(CTCModel):
 
     def __init__(self, conf: ConformerConfig, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None = None):
         super().__init__(input_dim, vocab_size, cmvn)
+        self.utt_mean_norm = conf.utt_mean_norm
         self.frontend = SUBSAMPLING[conf.subsampling](input_dim, conf.d_model, conf.subsampling_channels)
         self.dropout = nn.Dropout(conf.dropout)
         self.conformer = torchaudio.models.Conformer(
