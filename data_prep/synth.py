@@ -153,14 +153,14 @@ def _fill_unlab(spks: list[str], tail: list[str], seconds: float, voices: dict, 
                 max_share: float) -> tuple[list[Utt], int]:
     """(untranscribed train utterances, sentences of tail spanned): each group g of G of
     `engine_groups` fills its share of seconds round-robin over its speakers, reading tail[g::G]
-    in order. Utterance <spk>-unlab<k> reads tail[k], so an id keeps its sentence (and jitter)
-    whatever the share or hours."""
+    in order, leaving at least tail[-1] to train. Utterance <spk>-unlab<k> reads tail[k], so an id
+    keeps its sentence (and jitter) whatever the share or hours."""
     groups = engine_groups(spks, voices, max_share)
     unlab, spanned = [], 0
     for g, (group, share) in enumerate(groups):
         heard, total, k = [], 0.0, g
         while total < seconds * share:
-            if k >= len(tail):
+            if k >= len(tail) - 1:
                 raise SynthError(f"--unlab-hours too large: {len(tail)} sentences left for train and "
                                  "untranscribed train together")
             spk = group[len(heard) % len(group)]
@@ -180,9 +180,6 @@ def _fill_train(spks: list[str], pool: list[str], hours: float, unlab_hours: flo
     hours round-robin over its speakers from rest[g::G]."""
     unlab, spanned = _fill_unlab(spks, pool[::-1], unlab_hours * 3600, voices, seed, unlab_max_share)
     rest = pool[:len(pool) - spanned]
-    if not rest:
-        raise SynthError(f"--unlab-hours too large: {len(pool)} sentences left for train and "
-                         "untranscribed train together")
     groups = engine_groups(spks, voices, max_share)
     train = []
     for g, (group, share) in enumerate(groups):
