@@ -62,6 +62,24 @@ class SpecAugConfig:
 
 
 @dataclass
+class VTLPConfig:
+    """Vocal tract length perturbation of training features (Jaitly & Hinton 2013): each utterance's
+    mel axis warped by a factor drawn from [min_factor, max_factor], as Kaldi's VTLN warps its filters,
+    so that a few recorded persons stand for many vocal tract lengths."""
+
+    enabled: bool = False
+    min_factor: float = 0.9
+    max_factor: float = 1.1
+
+    def __post_init__(self):
+        factors = (self.min_factor, self.max_factor)
+        if not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factors) \
+                or not 0.5 <= self.min_factor <= self.max_factor <= 2.0:
+            raise ConfigError(f"vtlp_conf: need 0.5 <= min_factor <= max_factor <= 2.0, "
+                              f"got {self.min_factor!r}, {self.max_factor!r}")
+
+
+@dataclass
 class KDConfig:
     """Frame-level posterior KD: loss = (1 - weight) * CTC + weight * T^2 * KL(teacher || student)."""
 
@@ -106,12 +124,13 @@ class TrainConfig:
 
 @dataclass
 class ExperimentConfig:
-    """One YAML per experiment: `model` + `model_conf`, plus training, SpecAugment and KD sections."""
+    """One YAML per experiment: `model` + `model_conf`, plus training, SpecAugment, VTLP and KD sections."""
 
     model: str
     model_conf: dict[str, Any] = field(default_factory=dict)
     feature_conf: FeatureConfig = field(default_factory=FeatureConfig)
     specaug_conf: SpecAugConfig = field(default_factory=SpecAugConfig)
+    vtlp_conf: VTLPConfig = field(default_factory=VTLPConfig)
     train_conf: TrainConfig = field(default_factory=TrainConfig)
     kd_conf: KDConfig | None = None
 
@@ -129,6 +148,7 @@ class ExperimentConfig:
             model_conf=dict(d.get("model_conf") or {}),
             feature_conf=from_dict(FeatureConfig, d.get("feature_conf"), f"{where}: feature_conf"),
             specaug_conf=from_dict(SpecAugConfig, d.get("specaug_conf"), f"{where}: specaug_conf"),
+            vtlp_conf=from_dict(VTLPConfig, d.get("vtlp_conf"), f"{where}: vtlp_conf"),
             train_conf=from_dict(TrainConfig, d.get("train_conf"), f"{where}: train_conf"),
             kd_conf=from_dict(KDConfig, d["kd_conf"], f"{where}: kd_conf") if d.get("kd_conf") is not None else None,
         )

@@ -15,7 +15,7 @@ import torch
 import torchaudio
 from tqdm import tqdm
 
-from asr_kd.config import FeatureConfig, SpecAugConfig
+from asr_kd.config import FeatureConfig, SpecAugConfig, VTLPConfig
 from asr_kd.data.audio import SAMPLE_RATE, AudioError, audio_samples, load_utterance
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.fileio import atomic_path, write_json, write_text
@@ -23,6 +23,9 @@ from asr_kd.framing import check_length, frame_samples, num_frames
 from asr_kd.shards import check_shard, remove_shards, save_concatenated, shard_dir, shard_dirs, shard_slice
 
 FEATS, FEATS_INDEX, SKIPPED, CMVN = "feats.npy", "feats.idx", "feats.skipped", "cmvn.json"
+# Kaldi's fbank band (20 Hz to Nyquist) and VTLN cut-offs (100 Hz, Nyquist - 500 Hz), passed to fbank
+# explicitly so that `vtlp` warps the same mel axis the features were computed on.
+LOW_FREQ, HIGH_FREQ, VTLN_LOW, VTLN_HIGH = 20.0, SAMPLE_RATE / 2, 100.0, SAMPLE_RATE / 2 - 500.0
 
 
 def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
@@ -36,6 +39,10 @@ def fbank(wave: torch.Tensor, conf: FeatureConfig) -> torch.Tensor:
         dither=conf.dither,
         energy_floor=0.0,
         sample_frequency=SAMPLE_RATE,
+        low_freq=LOW_FREQ,
+        high_freq=HIGH_FREQ,
+        vtln_low=VTLN_LOW,
+        vtln_high=VTLN_HIGH,
     )
 
 
@@ -78,6 +85,27 @@ def make_specaug(conf: SpecAugConfig) -> torchaudio.transforms.SpecAugment | Non
         p=conf.max_time_mask_ratio,
         zero_masking=False,  # masked cells take the utterance mean (CMVN happens inside the model)
     )
+
+
+def vtlp(feats: torch.Tensor, factor: float) -> torch.Tensor:
+    """(T, F) log-mel fbank -> (T, F) as if computed with Kaldi's VTLN warp `factor` (fbank's
+    `vtln_warp`; > 1 moves the spectrum up, as a shorter vocal tract does): each bin reads the
+    features at its warped centre, interpolated linearly between the two nearest bins."""
+    num_bins = feats.shape[-1]
+    kaldi = torchaudio.compliance.kaldi
+    mel_low, mel_high = kaldi.mel_scale_scalar(LOW_FREQ), kaldi.mel_scale_scalar(HIGH_FREQ)
+    delta = (mel_high - mel_low) / (num_bins + 1)
+    centre = mel_low + delta * torch.arange(1, num_bins + 1, dtype=torch.float64)  # (F,) mel
+    warped = kaldi.vtln_warp_mel_freq(VTLN_LOW, VTLN_HIGH, LOW_FREQ, HIGH_FREQ, factor, centre)  # (F,) mel
+    pos = ((warped - mel_low) / delta - 1).clamp(0, num_bins - 1)  # (F,) fractional source bin
+    lo = pos.floor().long().clamp(max=num_bins - 2)
+    w = (pos - lo).to(feats.dtype)  # (F,)
+    return feats[:, lo] * (1 - w) + feats[:, lo + 1] * w
+
+
+def draw_vtlp_factor(conf: VTLPConfig) -> float:
+    """A warp factor uniform in [min_factor, max_factor] from torch's generator (seeded runs repeat)."""
+    return conf.min_factor + (conf.max_factor - conf.min_factor) * torch.rand(()).item()
 
 
 def compute_feats(data_dir: str | Path, conf: FeatureConfig, skip_bad: bool = False,

@@ -22,13 +22,13 @@ from tqdm import tqdm
 
 from asr_kd import checkpoint
 from asr_kd.average import epoch_checkpoint
-from asr_kd.config import ConfigError, ExperimentConfig, TrainConfig, changed_keys
+from asr_kd.config import ConfigError, ExperimentConfig, TrainConfig, VTLPConfig, changed_keys
 from asr_kd.data.dataset import Batch, FeatureDataset, Item, LengthBucketSampler, collate, make_loader
 from asr_kd.data.tokens import Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.distributed import Dist
 from asr_kd.explock import ExpLock
-from asr_kd.features import FEATS_INDEX, load_cmvn, make_specaug, pad_with_silence
+from asr_kd.features import FEATS_INDEX, draw_vtlp_factor, load_cmvn, make_specaug, pad_with_silence, vtlp
 from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.framing import FACTOR
 from asr_kd.losses import ctc_kd_loss, ctc_loss
@@ -48,11 +48,18 @@ RESUME_MAY_CHANGE = frozenset(f"train_conf.{k}" for k in ("epochs", "max_steps",
                                                            "on_the_fly", "num_workers", "prefetch_factor"))
 
 
-def _augment(batch: Batch, specaug) -> torch.Tensor:
-    """SpecAugment each utterance over its own frames only, so padding is never masked in."""
+def _augment(batch: Batch, specaug, vtlp_conf: VTLPConfig) -> torch.Tensor:
+    """(B, T, F) features as the student trains on them: each utterance's own frames (padding never
+    masked in) warped by VTLP, then SpecAugmented, each where enabled. The frames stay where they are,
+    so the teacher's posteriors of the unaugmented batch still line up with them."""
+    if specaug is None and not vtlp_conf.enabled:
+        return batch.feats
     feats = batch.feats.clone()
     for i, n in enumerate(batch.feat_lens.tolist()):
-        feats[i, :n] = specaug(feats[i, :n].T).T  # (T, F) -> (F, T) -> (T, F)
+        if vtlp_conf.enabled:
+            feats[i, :n] = vtlp(feats[i, :n], draw_vtlp_factor(vtlp_conf))
+        if specaug is not None:
+            feats[i, :n] = specaug(feats[i, :n].T).T  # (T, F) -> (F, T) -> (T, F)
     return feats
 
 
@@ -391,7 +398,7 @@ class Trainer:
         if self.pad_frames or self.kd_delay:
             items, shifts = _pad_silence(items, self.pad_frames, self.conf.feature_conf, self.kd_delay)
         batch = collate(items).to(self.dev)
-        feats = _augment(batch, self.specaug) if self.specaug else batch.feats
+        feats = _augment(batch, self.specaug, self.conf.vtlp_conf)
         with torch.autocast(self.dev.type, dtype=torch.bfloat16, enabled=self.use_amp):
             logits, lens = self.ddp(feats, batch.feat_lens)  # (B, T', V), (B,)
             teacher = self.teacher(batch, lens, logits.shape[1], shifts) if self.teacher else None  # (B, T', V)

@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 import torch
+import torchaudio
 
-from asr_kd.config import FeatureConfig, SpecAugConfig
+from asr_kd.config import ConfigError, FeatureConfig, SpecAugConfig, VTLPConfig
 from asr_kd.data.audio import load_audio
 from asr_kd.data.kaldi_dir import load_data_dir
 from asr_kd.features import (
@@ -14,6 +15,7 @@ from asr_kd.features import (
     fbank,
     load_cmvn,
     make_specaug,
+    vtlp,
 )
 from asr_kd.framing import num_frames
 
@@ -58,6 +60,43 @@ def test_specaugment_masks_and_can_be_disabled():
     y = aug(x)
     changed_rows = (y != x).any(1).sum().item()
     assert 0 < changed_rows <= 40
+
+
+def _vowel(f0=120.0, formants=(700.0, 1200.0, 2600.0), seconds=0.5):
+    """A vowel-like (S,) waveform: harmonics of f0 weighted by resonances at `formants`."""
+    t = torch.arange(int(16000 * seconds)) / 16000
+    wave = torch.zeros_like(t)
+    for h in torch.arange(f0, 7800.0, f0):
+        gain = sum(1 / (1 + ((h - f) / 100) ** 2) for f in formants)
+        wave += gain * torch.sin(2 * torch.pi * h * t)
+    return 0.3 * wave / wave.abs().max()
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.12])
+def test_vtlp_approximates_kaldi_vtln_warp(factor):
+    wave = _vowel()
+    plain = fbank(wave, FeatureConfig())
+    kaldi = torchaudio.compliance.kaldi.fbank(wave.unsqueeze(0) * 32768.0, num_mel_bins=80, dither=0.0,
+                                              energy_floor=0.0, vtln_warp=factor)
+    warped = vtlp(plain, factor)
+    assert warped.shape == plain.shape
+    # the warp moves the features as far as Kaldi's warped filters do; what is left is interpolation
+    assert (warped - kaldi).abs().mean() < 0.25 * (plain - kaldi).abs().mean()
+    torch.testing.assert_close(vtlp(plain, 1.0), plain)
+
+
+def test_vtlp_factor_above_one_moves_a_tone_up():
+    t = torch.arange(8000) / 16000
+    feats = fbank(0.3 * torch.sin(2 * torch.pi * 1000.0 * t), FeatureConfig())  # (T, 80)
+    peak = feats.mean(0).argmax().item()
+    assert vtlp(feats, 1.1).mean(0).argmax().item() > peak > vtlp(feats, 0.9).mean(0).argmax().item()
+
+
+@pytest.mark.parametrize("bad", [{"min_factor": 1.2, "max_factor": 1.1}, {"min_factor": 0.1},
+                                 {"max_factor": "x"}])
+def test_vtlp_config_rejects_bad_factors(bad):
+    with pytest.raises(ConfigError, match="vtlp_conf"):
+        VTLPConfig(**bad)
 
 
 def test_recognizer_features_in_blocks_equal_one_pass():

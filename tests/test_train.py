@@ -5,10 +5,11 @@ import torch
 
 from asr_kd import checkpoint
 from asr_kd.config import ExperimentConfig, FeatureConfig
+from asr_kd.data.dataset import Batch
 from asr_kd.data.kaldi_dir import read_table
 from asr_kd.data.tokens import Units
 from asr_kd.features import compute_cmvn, compute_feats
-from asr_kd.train import FINAL, train
+from asr_kd.train import FINAL, _augment, train
 
 TINY_STUDENT = {"hidden_size": 16, "num_layers": 1, "subsampling_channels": 8}
 TINY_TEACHER = {"d_model": 16, "num_heads": 2, "ffn_dim": 32, "num_layers": 1, "conv_kernel_size": 3,
@@ -80,6 +81,37 @@ def test_kd_training_with_frozen_teacher(prepared, tmp_path):
     assert any("kd" in r for r in recs)
     with pytest.raises(ValueError, match="kd_conf"):
         _run(_conf(epochs=1), prepared, tmp_path / "x", teacher_path=teacher)
+
+
+def test_vtlp_warps_each_utterance_inside_its_frames_and_leaves_the_batch_alone():
+    """The student's copy is warped over each utterance's own frames (padding stays zero), the same under
+    one seed; the batch the teacher reads is untouched."""
+    feats = torch.zeros(2, 50, 80)
+    feats[0], feats[1, :30] = torch.randn(50, 80), torch.randn(30, 80)
+    batch = Batch(["a", "b"], feats, torch.tensor([50, 30]), torch.zeros(2, 1, dtype=torch.long), torch.ones(2))
+    conf = ExperimentConfig.from_dict({"model": "rnn_ctc", "vtlp_conf": {"enabled": True}})
+    before = batch.feats.clone()
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        outs.append(_augment(batch, None, conf.vtlp_conf))
+    assert torch.equal(outs[0], outs[1]) and torch.equal(batch.feats, before)
+    assert not torch.allclose(outs[0][0], before[0]) and not torch.allclose(outs[0][1, :30], before[1, :30])
+    assert torch.equal(outs[0][1, 30:], torch.zeros(20, 80))
+    assert _augment(batch, None, ExperimentConfig.from_dict({"model": "rnn_ctc"}).vtlp_conf) is batch.feats
+
+
+def test_kd_with_vtlp_trains_the_student_on_warped_features(prepared, tmp_path):
+    teacher = _run(_conf("conformer_ctc", TINY_TEACHER, epochs=1), prepared, tmp_path / "teacher")
+    weights = {}
+    for name, enabled in (("plain", False), ("vtlp", True), ("vtlp_again", True)):
+        conf = _conf(kd={"weight": 0.5}, epochs=1)
+        conf.specaug_conf.enabled, conf.vtlp_conf.enabled = False, enabled
+        weights[name] = checkpoint.load(_run(conf, prepared, tmp_path / name, teacher_path=teacher))["state_dict"]
+        recs = [json.loads(line) for line in (tmp_path / name / "log" / "metrics.jsonl").read_text().splitlines()]
+        assert any("kd" in r for r in recs)
+    assert all(torch.equal(weights["vtlp"][k], weights["vtlp_again"][k]) for k in weights["vtlp"])
+    assert not all(torch.equal(weights["vtlp"][k], weights["plain"][k]) for k in weights["vtlp"])
 
 
 def test_non_finite_loss_skips_the_batch(prepared, tmp_path, monkeypatch):
