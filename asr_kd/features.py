@@ -99,7 +99,8 @@ def vtlp(feats: torch.Tensor, factor: float) -> torch.Tensor:
     warped = kaldi.vtln_warp_mel_freq(VTLN_LOW, VTLN_HIGH, LOW_FREQ, HIGH_FREQ, factor, centre)  # (F,) mel
     pos = ((warped - mel_low) / delta - 1).clamp(0, num_bins - 1)  # (F,) fractional source bin
     lo = pos.floor().long().clamp(max=num_bins - 2)
-    w = (pos - lo).to(feats.dtype)  # (F,)
+    w = (pos - lo).to(feats)  # (F,), on the features' device and dtype
+    lo = lo.to(feats.device)
     return feats[:, lo] * (1 - w) + feats[:, lo + 1] * w
 
 
