@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from asr_kd import checkpoint
-from asr_kd.config import ExperimentConfig, FeatureConfig
+from asr_kd.config import ExperimentConfig, FeatureConfig, VTLPConfig
 from asr_kd.data.dataset import Batch
 from asr_kd.data.kaldi_dir import read_table
 from asr_kd.data.tokens import Units
@@ -89,16 +89,15 @@ def test_vtlp_warps_each_utterance_inside_its_frames_and_leaves_the_batch_alone(
     feats = torch.zeros(2, 50, 80)
     feats[0], feats[1, :30] = torch.randn(50, 80), torch.randn(30, 80)
     batch = Batch(["a", "b"], feats, torch.tensor([50, 30]), torch.zeros(2, 1, dtype=torch.long), torch.ones(2))
-    conf = ExperimentConfig.from_dict({"model": "rnn_ctc", "vtlp_conf": {"enabled": True}})
     before = batch.feats.clone()
     outs = []
     for _ in range(2):
         torch.manual_seed(3)
-        outs.append(_augment(batch, None, conf.vtlp_conf))
+        outs.append(_augment(batch, None, VTLPConfig(enabled=True)))
     assert torch.equal(outs[0], outs[1]) and torch.equal(batch.feats, before)
     assert not torch.allclose(outs[0][0], before[0]) and not torch.allclose(outs[0][1, :30], before[1, :30])
     assert torch.equal(outs[0][1, 30:], torch.zeros(20, 80))
-    assert _augment(batch, None, ExperimentConfig.from_dict({"model": "rnn_ctc"}).vtlp_conf) is batch.feats
+    assert _augment(batch, None, VTLPConfig()) is batch.feats
 
 
 def test_kd_with_vtlp_trains_the_student_on_warped_features(prepared, tmp_path):
