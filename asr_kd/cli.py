@@ -198,7 +198,12 @@ def _make_lm(a):
     from asr_kd.data.kaldi_dir import read_table
     from asr_kd.lm import write_arpa
 
-    sizes = write_arpa(read_table(a.text).values(), a.out, a.order)
+    if not a.text and not a.corpus:
+        raise ValueError("make-lm needs --text and/or --corpus")
+    sentences = [s for t in a.text for s in read_table(t).values()]
+    for corpus in a.corpus:
+        sentences += [line for line in Path(corpus).read_text(encoding="utf-8").splitlines() if line.strip()]
+    sizes = write_arpa(sentences, a.out, a.order)
     print(f"{a.out}: " + ", ".join(f"{n} {k}-grams" for k, n in sizes.items()))
 
 
@@ -470,7 +475,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_peer)
 
     s = sub.add_parser("make-lm", help="word n-gram LM (ARPA, interpolated absolute discounting) from a Kaldi text file")
-    s.add_argument("--text", required=True, help="Kaldi text file, e.g. data/train/text")
+    s.add_argument("--text", action="append", default=[],
+                   help="Kaldi text file (utt-id words), e.g. data/train/text; repeatable")
+    s.add_argument("--corpus", action="append", default=[],
+                   help="plain LM text, one normalised sentence per line, e.g. data/local/lm/corpus.txt; "
+                        "repeatable (sentences already in a --text count twice)")
     s.add_argument("--out", required=True, help="ARPA file to write, e.g. data/lang/lm.arpa")
     s.add_argument("--order", type=int, default=3, help="n-gram order (default: %(default)s)")
     s.set_defaults(fn=_make_lm)

@@ -17,8 +17,10 @@ A missing engine or voice is reported in one line and the corpus is written with
 
 Layout: OUT/{train,dev,test,test_unseen_engine}/{wav.scp,text,utt2spk,spk2utt,utt2dur},
 OUT/train_unlab (the same without text), OUT/test_long (segments + reco2text over long
-recordings OUT/wav/long/<reco>.wav), OUT/wav/<spk>/<utt>.wav (16 kHz mono 16-bit PCM) and
-OUT/.cache (the Kokoro model, assembled on first use).
+recordings OUT/wav/long/<reco>.wav), OUT/wav/<spk>/<utt>.wav (16 kHz mono 16-bit PCM),
+OUT/local/lm/corpus.txt (LM text: one sentence per line, every sentence of the training text
+sources that no evaluation or untranscribed utterance reads, as Kaldi keeps LM text in
+data/local/lm) and OUT/.cache (the Kokoro model, assembled on first use).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from tqdm import tqdm
 
 from asr_kd.data.audio import audio_duration
 from asr_kd.data.kaldi_dir import Utterance, write_data_dir, write_table
+from asr_kd.fileio import write_text
 from data_prep import OneLineErrorParser, engines
 from data_prep.engines import DEFAULT_ENGINES, ENGINES, Speaker, Utt, est_seconds, find_speakers
 from data_prep.text_sources import SOURCES, NoTextError, load_sentences, source_sentences
@@ -68,6 +71,7 @@ EVAL_POOL = 2000
 SPLITS = ("train", "dev", "test", "test_unseen_engine", "train_unlab")  # test_long is assembled apart
 LONG_MINUTES = (5.0, 30.0)  # default --long-minutes
 LONG_PAUSE = (0.3, 1.5)     # seconds of silence after each utterance of a long recording
+LM_CORPUS = Path("local/lm/corpus.txt")  # under OUT: the word LM's text (`lm_sentences`)
 
 
 class SynthError(RuntimeError):
@@ -259,6 +263,14 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     return plan, recordings
 
 
+def lm_sentences(sentences: list[str], plan: list[Utt]) -> list[str]:
+    """Text for the word LM: every sentence that no utterance outside train reads (dev, test,
+    test_long and train_unlab sentences are left out, so the LM never saw what is decoded or
+    pseudo-labelled); the train transcripts are in it, as in any Kaldi LM corpus."""
+    held = {u.text for u in plan if u.split != "train"}
+    return [s for s in sentences if s not in held]
+
+
 def wav_path(out: Path, utt: Utt) -> Path:
     return out / "wav" / utt.spk / f"{utt.utt_id}.wav"
 
@@ -427,6 +439,9 @@ def prepare(out: Path, hours: float, eval_utts_per_spk: int, seed: int, nj: int,
             counts = (assemble_long(out, recordings, failed) if split == "test_long"
                       else write_split(out, split, kept))
             stats[split] = counts | {"dropped": len(planned) - len(kept)}
+    lm_text = lm_sentences(text[0], plan)
+    write_text(out / LM_CORPUS, "".join(s + "\n" for s in lm_text))
+    log.info("%s: %d sentences for the LM", out / LM_CORPUS, len(lm_text))
     return stats, missing
 
 
@@ -456,7 +471,9 @@ def main(argv: list[str] | None = None) -> int:
                     "and Kokoro voices reading WordNet examples, two Bibles and, for the held-out "
                     "engine set only, fortunes) into Kaldi data dirs OUT/train, OUT/dev, OUT/test, "
                     "OUT/test_unseen_engine (optionally OUT/train_unlab and OUT/test_long) with "
-                    "audio under OUT/wav. A recorded person is on one side of the split only. "
+                    "audio under OUT/wav, and the LM text OUT/local/lm/corpus.txt (the training "
+                    "sources' sentences that no evaluation or untranscribed utterance reads). "
+                    "A recorded person is on one side of the split only. "
                     "Rerunning the same command resumes an interrupted run.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output directory")

@@ -156,3 +156,18 @@ def test_lm_decoder_with_subword_units(tmp_path):
     out, frames = LMDecoder(units, tmp_path / "lm.arpa", beam_size=16)(logits)
     result = make_result(units, out, frames, 0.04)
     assert result.text == "THE CAT SAT" and [w.text for w in result.words] == ["THE", "CAT", "SAT"]
+
+
+def test_make_lm_takes_kaldi_text_and_plain_corpus(tmp_path, capsys):
+    from asr_kd.cli import main
+
+    (tmp_path / "text").write_text("u1 THE CAT SAT\nu2 A DOG RAN\n", encoding="utf-8")
+    (tmp_path / "corpus.txt").write_text("THE BAT ATE\n\nA RAT SAT\n", encoding="utf-8")
+    assert main(["make-lm", "--text", str(tmp_path / "text"), "--corpus", str(tmp_path / "corpus.txt"),
+                 "--out", str(tmp_path / "lm.arpa")]) == 0
+    assert sorted(arpa_words(tmp_path / "lm.arpa")) == ["A", "ATE", "BAT", "CAT", "DOG", "RAN", "RAT", "SAT", "THE"]
+    assert main(["make-lm", "--corpus", str(tmp_path / "corpus.txt"), "--out", str(tmp_path / "c.arpa")]) == 0
+    assert sorted(arpa_words(tmp_path / "c.arpa")) == ["A", "ATE", "BAT", "RAT", "SAT", "THE"]
+    assert main(["make-lm", "--out", str(tmp_path / "none.arpa")]) == 1
+    assert "needs --text and/or --corpus" in capsys.readouterr().err
+    assert not (tmp_path / "none.arpa").exists()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from asr_kd.data.kaldi_dir import read_table
+from asr_kd.lm import arpa_words
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0"
 TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
@@ -64,6 +65,10 @@ def test_recipe_end_to_end(recipe):
     for name in ("teacher", "student_ctc"):
         assert f"--train {data}/train_all " in (exp / name / "log" / "run.log").read_text()
     assert "--kokoro-hours 0.0005 --max-engine-share 0.9" in (data / "log" / "prepare.log").read_text()
+    # The LM reads the LM text stage 0 wrote (train sentences and more, no test sentence).
+    assert f"--corpus {data}/local/lm/corpus.txt" in (data / "log" / "lm.log").read_text()
+    lm_words = set(arpa_words(data / "lang" / "lm.arpa"))
+    assert {w for t in read_table(data / "train" / "text").values() for w in t.split()} < lm_words
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included
     assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.log", "student_kd/log/average.log",
                                                  "teacher/log/run.log"))
@@ -141,6 +146,26 @@ def test_sweep_of_kd_students(recipe, tmp_path):
     assert "kd0.5 T2" in rows[0] and "kd0.9 T2" in rows[1]  # the tiny preset distils at temperature 2
     for name in ("w05", "w09"):
         assert json.loads((tmp_path / "sweep" / name / "train_summary.json").read_text())["kd"] is True
+
+
+def test_lm_sweep(recipe, tmp_path):
+    """local/lm_sweep.sh: a greedy row, then one row per LM x (weight, word score), each decoded with the
+    values it names; at the recipe's own 1.0:0 it matches the recipe's LM decode; a missing ARPA is one line."""
+    exp, data = tmp_path / "exp", recipe / "data"
+    shutil.copytree(recipe / "exp" / "teacher", exp / "teacher")
+    args = ["local/lm_sweep.sh", "--data", str(data), "--exp", str(exp), "--sets", "test", "--weights", "1.0:0 0.5:2"]
+    run = dict(cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    out = subprocess.run(args + ["--lms", f"recipe={data}/lang/lm.arpa"], **run)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [line.split("|")[2:5] for line in (exp / "lm_sweep.md").read_text().splitlines()
+            if line.startswith("| teacher")]
+    assert [[c.strip() for c in r] for r in rows] == [["(greedy)", "", ""], ["recipe", "1.0", "0"], ["recipe", "0.5", "2"]]
+    rtf = json.loads((exp / "teacher" / "decode_test_lm_recipe_w0.5_s2" / "result.json").read_text())["rtf"]
+    assert (rtf["lm_weight"], rtf["word_score"], rtf["beam_size"]) == (0.5, 2.0, 50)
+    ours = (exp / "teacher" / "decode_test_lm_recipe_w1.0_s0" / "text").read_text()
+    assert ours == (exp / "teacher" / "decode_test_lm" / "text").read_text()
+    bad = subprocess.run(args + ["--lms", f"x={tmp_path}/none.arpa"], **run)
+    assert bad.returncode == 1 and bad.stderr.strip().endswith(f"no ARPA file {tmp_path}/none.arpa (--lms x={tmp_path}/none.arpa)")
 
 
 def test_ingredient_ablation(recipe, tmp_path):

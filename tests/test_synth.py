@@ -182,6 +182,17 @@ def test_held_out_text_source_is_kept_out_of_the_main_text(monkeypatch):
     assert synth.load_text() == (["A B C D", "E F G H"], ["I J K L"])
 
 
+def test_lm_text_holds_train_and_nothing_decoded_or_pseudo_labelled():
+    plan = _plan()[0]
+    lm = synth.lm_sentences(SENTENCES, plan)
+    splits = _by_split(plan)
+    assert {u.text for u in splits["train"]} <= set(lm)
+    for split in ("dev", "test", "test_long", "train_unlab"):
+        assert not {u.text for u in splits[split]} & set(lm), split
+    read_elsewhere = {u.text for u in plan if u.split != "train"}
+    assert len(lm) == len(set(SENTENCES) - read_elsewhere) > len(splits["train"])  # unread sentences too
+
+
 @pytest.fixture(scope="module")
 def text():
     """The installed text, loaded once for the module (each load takes seconds)."""
@@ -221,6 +232,10 @@ def test_tiny_run_writes_loadable_dirs(tiny):
     assert validate_data_dir(out / "train_unlab") == []
     train_spks = {u.spk for u in load_data_dir(out / "train")}
     assert {u.spk for u in unlab} <= train_spks
+    lm = set((out / synth.LM_CORPUS).read_text(encoding="utf-8").splitlines())
+    assert set(read_table(out / "train" / "text").values()) <= lm
+    for split in ("dev", "test"):
+        assert not set(read_table(out / split / "text").values()) & lm, split
 
 
 def test_tiny_run_writes_the_held_out_engine_set(tiny, text):

@@ -31,6 +31,8 @@ device=auto      # training device: auto | cpu | cuda
 decode_threads=1 # CPU threads for decoding (RTF is measured with these)
 kd_top_k=16      # teacher log-posteriors kept per frame in the KD cache
 lm_order=3       # word n-gram LM for beam search with an LM
+lm_corpus=true   # LM text: $data/local/lm/corpus.txt (stage 0: every training-source sentence no dev/test/
+                 # untranscribed utterance reads); false: the training transcripts only
 lm_beam_size=50  # beam of the LM decodes (decode_<set>_lm)
 augment=true     # train on data/train + augmented copies ($augment_conf); false: clean only
 augment_conf=conf/augment.yaml  # copies and what they get; the robustness sets use conf/augment_test/
@@ -113,8 +115,10 @@ if run_stage 2 && done_or $data/.units.done; then
 fi
 
 if run_stage 2 && done_or $data/.lm.done; then
-  echo "stage 2: word ${lm_order}-gram LM from the training text (for --decoder beam --lm)"
-  $train_cmd $data/log/lm.log asr-kd make-lm --text $data/train/text --out $data/lang/lm.arpa --order $lm_order
+  lm_text="--text $data/train/text"
+  [ "$lm_corpus" = true ] && [ -f $data/local/lm/corpus.txt ] && lm_text="--corpus $data/local/lm/corpus.txt"
+  echo "stage 2: word ${lm_order}-gram LM from ${lm_text#--* } (for --decoder beam --lm)"
+  $train_cmd $data/log/lm.log asr-kd make-lm $lm_text --out $data/lang/lm.arpa --order $lm_order
   touch $data/.lm.done
 fi
 
