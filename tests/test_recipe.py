@@ -150,19 +150,19 @@ def test_sweep_of_kd_students(recipe, tmp_path):
 
 def test_lm_sweep(recipe, tmp_path):
     """local/lm_sweep.sh: a greedy row, then one row per LM x (weight, word score), each decoded with the
-    values it names; at the recipe's own 1.0:0 it matches the recipe's LM decode; a missing ARPA is one line."""
+    values it names; at the recipe's own 2.0:0 it matches the recipe's LM decode; a missing ARPA is one line."""
     exp, data = tmp_path / "exp", recipe / "data"
     shutil.copytree(recipe / "exp" / "teacher", exp / "teacher")
-    args = ["local/lm_sweep.sh", "--data", str(data), "--exp", str(exp), "--sets", "test", "--weights", "1.0:0 0.5:2"]
+    args = ["local/lm_sweep.sh", "--data", str(data), "--exp", str(exp), "--sets", "test", "--weights", "2.0:0 0.5:2"]
     run = dict(cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
     out = subprocess.run(args + ["--lms", f"recipe={data}/lang/lm.arpa"], **run)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     rows = [line.split("|")[2:5] for line in (exp / "lm_sweep.md").read_text().splitlines()
             if line.startswith("| teacher")]
-    assert [[c.strip() for c in r] for r in rows] == [["(greedy)", "", ""], ["recipe", "1.0", "0"], ["recipe", "0.5", "2"]]
+    assert [[c.strip() for c in r] for r in rows] == [["(greedy)", "", ""], ["recipe", "2.0", "0"], ["recipe", "0.5", "2"]]
     rtf = json.loads((exp / "teacher" / "decode_test_lm_recipe_w0.5_s2" / "result.json").read_text())["rtf"]
     assert (rtf["lm_weight"], rtf["word_score"], rtf["beam_size"]) == (0.5, 2.0, 50)
-    ours = (exp / "teacher" / "decode_test_lm_recipe_w1.0_s0" / "text").read_text()
+    ours = (exp / "teacher" / "decode_test_lm_recipe_w2.0_s0" / "text").read_text()
     assert ours == (exp / "teacher" / "decode_test_lm" / "text").read_text()
     bad = subprocess.run(args + ["--lms", f"x={tmp_path}/none.arpa"], **run)
     assert bad.returncode == 1 and bad.stderr.strip().endswith(f"no ARPA file {tmp_path}/none.arpa (--lms x={tmp_path}/none.arpa)")

@@ -34,6 +34,7 @@ lm_order=3       # word n-gram LM for beam search with an LM
 lm_corpus=true   # LM text: $data/local/lm/corpus.txt (stage 0: every training-source sentence no dev/test/
                  # untranscribed utterance reads); false: the training transcripts only
 lm_beam_size=50  # beam of the LM decodes (decode_<set>_lm)
+lm_weight=2.0    # LM weight of those decodes (best of 0.5-3.0 on dev for the teacher: local/lm_sweep.sh, RESULTS.md)
 augment=true     # train on data/train + augmented copies ($augment_conf); false: clean only
 augment_conf=conf/augment.yaml  # copies and what they get; the robustness sets use conf/augment_test/
 average_num=3    # decode the average of the N epochs with the lowest dev loss (avg.pt); 0: final.pt
@@ -192,7 +193,7 @@ if run_stage 6; then
   for name in $models; do
     for set in $eval_sets; do
       decode $name $set ""
-      decode $name $set _lm --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa
+      decode $name $set _lm --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight
     done
     for r in $robust_sets; do
       decode $name test_$r ""

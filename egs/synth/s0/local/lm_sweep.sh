@@ -15,7 +15,7 @@ exp=exp
 models="teacher"                 # experiment dirs under $exp
 ckpt=avg.pt                      # checkpoint decoded in each
 lms="recipe=data/lang/lm.arpa"   # NAME=ARPA pairs
-weights="1.0:0"                  # LM_WEIGHT:WORD_SCORE pairs (the recipe decodes with 1.0:0)
+weights="2.0:0"                  # LM_WEIGHT:WORD_SCORE pairs (the recipe decodes with 2.0:0)
 sets="dev test test_unseen_engine"
 beam_size=50
 out=                             # table file; empty: $exp/lm_sweep.md
