@@ -150,7 +150,8 @@ def test_sweep_of_kd_students(recipe, tmp_path):
 
 def test_lm_sweep(recipe, tmp_path):
     """local/lm_sweep.sh: a greedy row, then one row per LM x (weight, word score), each decoded with the
-    values it names; at the recipe's own 2.0:0 it matches the recipe's LM decode; a missing ARPA is one line."""
+    values it names; at the recipe's own 2.0:0 it matches the recipe's LM decode; each LM's out-of-vocabulary rate on the set (none
+    for an LM of the set's own text); a missing ARPA is one line."""
     exp, data = tmp_path / "exp", recipe / "data"
     shutil.copytree(recipe / "exp" / "teacher", exp / "teacher")
     args = ["local/lm_sweep.sh", "--data", str(data), "--exp", str(exp), "--sets", "test", "--weights", "2.0:0 0.5:2"]
@@ -164,6 +165,17 @@ def test_lm_sweep(recipe, tmp_path):
     assert (rtf["lm_weight"], rtf["word_score"], rtf["beam_size"]) == (0.5, 2.0, 50)
     ours = (exp / "teacher" / "decode_test_lm_recipe_w2.0_s0" / "text").read_text()
     assert ours == (exp / "teacher" / "decode_test_lm" / "text").read_text()
+    own = tmp_path / "own.arpa"  # an LM of the test transcripts themselves: nothing out of its vocabulary
+    subprocess.run([sys.executable, "-m", "asr_kd", "make-lm", "--text", str(data / "test" / "text"), "--out", str(own)],
+                   check=True, capture_output=True)
+    out = subprocess.run(args + ["--lms", f"recipe={data}/lang/lm.arpa own={own}"], **run)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    oov = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:4]]
+           for r in (exp / "lm_sweep.md").read_text().splitlines() if r.startswith(("| recipe", "| own"))}
+    refs = " ".join(line.split(" ", 1)[1] for line in (data / "test" / "text").read_text().splitlines()).split()
+    vocab = set(arpa_words(data / "lang" / "lm.arpa"))
+    assert oov["recipe"] == [str(len(vocab)), f"{100 * sum(w not in vocab for w in refs) / len(refs):.2f}"]
+    assert oov["own"][1] == "0.00" and float(oov["recipe"][1]) > 0
     bad = subprocess.run(args + ["--lms", f"x={tmp_path}/none.arpa"], **run)
     assert bad.returncode == 1 and bad.stderr.strip().endswith(f"no ARPA file {tmp_path}/none.arpa (--lms x={tmp_path}/none.arpa)")
 

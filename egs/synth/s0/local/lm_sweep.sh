@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # LM comparison on a finished recipe run: decode each model of --models (its $ckpt) on --sets with prefix beam
-# search and each LM of --lms at each LM weight / word score pair of --weights, and write one Markdown table of
-# WER (%), the run's greedy decode first. Decodes go to exp/<model>/decode_<set>_lm_<lm>_w<weight>_s<score>
+# search and each LM of --lms at each LM weight / word score pair of --weights, and write a Markdown table of
+# WER (%), the run's greedy decode first, and one of each LM's vocabulary size and out-of-vocabulary rate (% of
+# the reference words of each set that are not among the LM's words, so no decode with it can produce them). Decodes go to exp/<model>/decode_<set>_lm_<lm>_w<weight>_s<score>
 # and are skipped when they exist, so a wider grid reuses the narrower one's.
 # Run from egs/synth/s0 after stage 3, e.g. with the LM of the training transcripts and the LM text stage 0 wrote:
 #   asr-kd make-lm --text data/train/text --out data/lang/lm_train.arpa
@@ -41,11 +42,15 @@ for model in $models; do
   done
 done
 
-python3 - "$exp" "$out" "$sets" "${rows[@]}" <<'PY'
+python3 - "$exp" "$out" "$sets" "$data" "$lms" "${rows[@]}" <<'PY'
 import json, sys
 from pathlib import Path
 
-exp, out, sets, rows = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(), sys.argv[4:]
+from asr_kd.data.kaldi_dir import read_table
+from asr_kd.lm import arpa_words
+
+exp, out, sets, data, lms, rows = (Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(), Path(sys.argv[4]),
+                                   sys.argv[5].split(), sys.argv[6:])
 
 def wer(d):
     f = exp / d / "result.json"
@@ -60,6 +65,13 @@ for model in dict.fromkeys(r.split()[0] for r in rows):
         if m == model:
             lines.append(f"| {m} | {name} | {w} | {s} | "
                          + " | ".join(wer(f"{m}/decode_{t}_lm_{name}_w{w}_s{s}") for t in sets) + " |")
+refs = {s: " ".join(read_table(data / s / "text").values()).split() for s in sets}
+lines += ["", "| LM | words | " + " | ".join(f"{s} OOV (%)" for s in sets) + " |", "|---" * (2 + len(sets)) + "|"]
+for lm in lms:
+    name, arpa = lm.split("=", 1)
+    vocab = set(arpa_words(arpa))
+    oov = [f"{100 * sum(w not in vocab for w in refs[s]) / max(len(refs[s]), 1):.2f}" for s in sets]
+    lines.append(f"| {name} | {len(vocab)} | " + " | ".join(oov) + " |")
 out.write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
