@@ -150,8 +150,8 @@ def test_sweep_of_kd_students(recipe, tmp_path):
 
 def test_lm_sweep(recipe, tmp_path):
     """local/lm_sweep.sh: a greedy row, then one row per LM x (weight, word score), each decoded with the
-    values it names; at the recipe's own 2.0:0 it matches the recipe's LM decode; each LM's out-of-vocabulary rate on the set (none
-    for an LM of the set's own text); a missing ARPA is one line."""
+    values it names; at the recipe's own 2.0:0 it matches the recipe's LM decode; each LM's out-of-vocabulary
+    rate on the set (none for an LM of the set's own text); a missing ARPA is one line."""
     exp, data = tmp_path / "exp", recipe / "data"
     shutil.copytree(recipe / "exp" / "teacher", exp / "teacher")
     args = ["local/lm_sweep.sh", "--data", str(data), "--exp", str(exp), "--sets", "test", "--weights", "2.0:0 0.5:2"]

@@ -2,8 +2,9 @@
 # LM comparison on a finished recipe run: decode each model of --models (its $ckpt) on --sets with prefix beam
 # search and each LM of --lms at each LM weight / word score pair of --weights, and write a Markdown table of
 # WER (%), the run's greedy decode first, and one of each LM's vocabulary size and out-of-vocabulary rate (% of
-# the reference words of each set that are not among the LM's words, so no decode with it can produce them). Decodes go to exp/<model>/decode_<set>_lm_<lm>_w<weight>_s<score>
-# and are skipped when they exist, so a wider grid reuses the narrower one's.
+# each set's reference words that are not among the LM's words, so no decode with it can produce them).
+# Decodes go to exp/<model>/decode_<set>_lm_<lm>_w<weight>_s<score> and are skipped when they exist, so a wider
+# grid reuses the narrower one's.
 # Run from egs/synth/s0 after stage 3, e.g. with the LM of the training transcripts and the LM text stage 0 wrote:
 #   asr-kd make-lm --text data/train/text --out data/lang/lm_train.arpa
 #   asr-kd make-lm --corpus data/local/lm/corpus.txt --out data/lang/lm_corpus.arpa
