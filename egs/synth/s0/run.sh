@@ -11,10 +11,10 @@ set -euo pipefail
 
 stage=0
 stop_stage=100
-hours=6.6        # hours of training audio to synthesise
-kokoro_hours=1.2 # part of --hours spoken by the (slow, neural) Kokoro voices (lower it with a smaller --hours);
-                 # empty: 10% of --hours. 1.2 of 6.6 h: the other voices keep the 5.4 h they had at 6 h and 10%,
-                 # and every held-out person gains 2-9 points (RESULTS.md)
+hours=6.4        # hours of training audio to synthesise
+kokoro_hours=1.0 # part of --hours spoken by the (slow, neural) Kokoro voices (lower it with a smaller --hours);
+                 # empty: 10% of --hours. The other voices keep the 5.4 h they had at 6 h and 10%; Kokoro 0.6 -> 1.2 h
+                 # made every held-out person 2-9 points better, 1.0 keeps the recipe under 2 h on a slow day (RESULTS.md)
 engine_share=    # most of the other train hours one engine may take; empty: 1 (by voice; espeak-ng ~95%)
 eval_utts=40     # dev/test utterances per held-out speaker
 unlab_hours=2    # untranscribed audio the KD student also learns from, its text the teacher's 1-best; 0: none
