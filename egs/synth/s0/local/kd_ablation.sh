@@ -13,8 +13,8 @@ set -euo pipefail
 data=data
 exp=exp
 conf=conf
-hours=6.6            # --hours, --kokoro-hours, --engine-share and --eval-utts of the recipe run
-kokoro_hours=1.2     #   (the corpus is extended, not rebuilt; empty: prepare-synth's defaults)
+hours=6.4            # --hours, --kokoro-hours, --engine-share and --eval-utts of the recipe run
+kokoro_hours=1.0     #   (the corpus is extended, not rebuilt; empty: prepare-synth's defaults)
 engine_share=
 eval_utts=40
 seed=0
