@@ -16,25 +16,31 @@ def epoch_checkpoint(exp_dir: str | Path, epoch: int) -> Path:
     return Path(exp_dir) / f"epoch_{epoch}.pt"
 
 
-def pick_epochs(exp_dir: str | Path, last: int = 0, best: int = 0) -> list[int]:
-    """The `last` N epochs with a checkpoint, or the `best` N by dev loss (log/metrics.jsonl)."""
+DEV_METRICS = ("dev_loss", "dev_cer")
+
+
+def pick_epochs(exp_dir: str | Path, last: int = 0, best: int = 0, by: str = "dev_loss") -> list[int]:
+    """The `last` N epochs with a checkpoint, or the `best` N by the lowest `by` (dev loss, as WeNet
+    picks them, or dev CER, which keeps falling after a CTC model's dev loss turns up; log/metrics.jsonl)."""
     exp_dir = Path(exp_dir)
     have = sorted(int(p.stem.split("_")[1]) for p in exp_dir.glob("epoch_*.pt") if p.stem.split("_")[1].isdigit())
     if not have:
         raise FileNotFoundError(f"{exp_dir}: no epoch_<N>.pt checkpoints to average")
     if bool(last) == bool(best) or min(last, best) < 0:
         raise ValueError("give one of --last N or --best N (N >= 1)")
+    if by not in DEV_METRICS:
+        raise ValueError(f"--by {by}: pick epochs by one of {', '.join(DEV_METRICS)}")
     if last:
         return have[-last:]
     metrics = exp_dir / "log" / "metrics.jsonl"
-    dev_loss = {}
+    score = {}
     for line in metrics.read_text().splitlines() if metrics.exists() else []:
         rec = json.loads(line)
-        if "dev_loss" in rec and rec["epoch"] in have:
-            dev_loss[rec["epoch"]] = rec["dev_loss"]  # a resumed run logs an epoch again: the last one counts
-    if not dev_loss:
-        raise ValueError(f"{metrics}: no dev loss per epoch (train with --dev) to pick the best epochs by")
-    return sorted(sorted(dev_loss, key=dev_loss.get)[:best])
+        if by in rec and rec["epoch"] in have:
+            score[rec["epoch"]] = rec[by]  # a resumed run logs an epoch again: the last one counts
+    if not score:
+        raise ValueError(f"{metrics}: no {by} per epoch (train with --dev) to pick the best epochs by")
+    return sorted(sorted(score, key=score.get)[:best])
 
 
 def average_checkpoints(paths: list[str | Path], out: str | Path) -> Path:

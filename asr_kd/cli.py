@@ -80,7 +80,7 @@ def _train(a):
 def _average(a):
     from asr_kd.average import average_checkpoints, epoch_checkpoint, pick_epochs
 
-    epochs = pick_epochs(a.exp, a.last, a.best)
+    epochs = pick_epochs(a.exp, a.last, a.best, a.by)
     out = average_checkpoints([epoch_checkpoint(a.exp, e) for e in epochs], a.out)
     print(f"{out}: average of epochs {' '.join(map(str, epochs))}")
 
@@ -138,7 +138,7 @@ def _split_long(a):
 def _pseudo_label(a):
     from asr_kd.pseudo_label import pseudo_label
 
-    r = pseudo_label(a.checkpoint, a.data, a.out, a.device)
+    r = pseudo_label(a.checkpoint, a.data, a.out, a.device, **_decoder_kwargs(a))
     print(f"{a.out}: {r['utterances']} utterances labelled, {r['empty']} left out (empty hypothesis)")
 
 
@@ -349,10 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
-    s = sub.add_parser("average", help="average the weights of a run's epoch checkpoints (last N or best N by dev loss)")
+    s = sub.add_parser("average", help="average the weights of a run's epoch checkpoints (last N or best N by dev loss or CER)",
+                       description="Write the mean of the weights of a run's epoch checkpoints: the last N epochs, or the "
+                                   "best N by dev loss or dev CER (EXP/log/metrics.jsonl).")
     s.add_argument("--exp", required=True, help="experiment dir with epoch_<N>.pt files")
     s.add_argument("--last", type=int, default=0, help="average the last N epochs")
-    s.add_argument("--best", type=int, default=0, help="average the N epochs with the lowest dev loss")
+    s.add_argument("--best", type=int, default=0, help="average the N epochs with the lowest --by")
+    s.add_argument("--by", choices=("dev_loss", "dev_cer"), default="dev_loss",
+                   help="what --best ranks epochs by (default: dev_loss); a CTC model's dev loss can turn up while its CER still falls")
     s.add_argument("--out", required=True, help="checkpoint to write, e.g. EXP/avg.pt")
     s.set_defaults(fn=_average)
 
@@ -418,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, help="data dir, e.g. data/train_unlab (text not needed)")
     s.add_argument("--out", required=True, help="output data dir with the pseudo-labels as text")
     s.add_argument("--device", default="cpu")
+    _add_chunk_args(s)
+    _add_decoder_args(s)
     s.set_defaults(fn=_pseudo_label)
 
     s = sub.add_parser("combine-data", help="union of data dirs (combine_data.sh), e.g. train + pseudo-labelled")
@@ -513,6 +519,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare-synth", help="synthesise the default offline corpus (see its --help)",
                        add_help=False)
     s.set_defaults(fn=_prepare_synth)
+    for action in sub._choices_actions:  # each command's --help opens with its one-line summary
+        sub.choices[action.dest].description = sub.choices[action.dest].description or action.help
     return p
 
 

@@ -11,12 +11,15 @@ from asr_kd.data.audio import load_utterance
 from asr_kd.data.kaldi_dir import Utterance, load_data_dir, read_table, write_data_dir
 
 
-def pseudo_label(checkpoint_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu") -> dict:
-    """Write `out_dir`: `data_dir` with `text` = the model's greedy 1-best per utterance (any
-    existing text is replaced); utterances with an empty hypothesis are left out and counted."""
+def pseudo_label(checkpoint_path: str | Path, data_dir: str | Path, out_dir: str | Path, device: str = "cpu",
+                 **decoder) -> dict:
+    """Write `out_dir`: `data_dir` with `text` = the model's 1-best per utterance (any existing text
+    is replaced); utterances with an empty hypothesis are left out and counted. `decoder`: the search
+    options of `Recognizer.from_checkpoint` (default greedy; beam search with a word LM gives far
+    better labels for little time)."""
     from asr_kd.recognizer import Recognizer
 
-    rec = Recognizer.from_checkpoint(checkpoint_path, device=device)
+    rec = Recognizer.from_checkpoint(checkpoint_path, device=device, **decoder)
     data_dir = Path(data_dir)
     labelled, empty = [], 0
     for u in tqdm(load_data_dir(data_dir, require_text=False), desc="pseudo-label", unit="utt"):

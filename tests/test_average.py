@@ -1,4 +1,4 @@
-"""`asr-kd average`: the mean of a run's epoch checkpoints, picked as the last N or best N by dev loss."""
+"""`asr-kd average`: the mean of a run's epoch checkpoints, picked as the last N or best N by dev loss or CER."""
 
 import json
 
@@ -34,3 +34,19 @@ def test_best_epochs_by_dev_loss(prepared, tmp_path, capsys):  # noqa: F811
     assert "one of --last N or --best N" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="no epoch_"):
         pick_epochs(tmp_path, last=2)
+
+
+def test_best_epochs_by_dev_cer(tmp_path, capsys):
+    """--by dev_cer ranks by CER, not loss: here the loss prefers epochs 1-2, the CER 3-4."""
+    (tmp_path / "log").mkdir()
+    for e in range(1, 5):
+        (tmp_path / f"epoch_{e}.pt").touch()
+    recs = [{"epoch": e, "dev_loss": 0.1 * e, "dev_cer": 0.5 - 0.1 * e} for e in range(1, 5)]
+    (tmp_path / "log" / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert pick_epochs(tmp_path, best=2) == [1, 2]
+    assert pick_epochs(tmp_path, best=2, by="dev_cer") == [3, 4]
+    with pytest.raises(ValueError, match="--by wer"):
+        pick_epochs(tmp_path, best=2, by="wer")
+    with pytest.raises(SystemExit):
+        main(["average", "--exp", str(tmp_path), "--best", "2", "--by", "cer", "--out", str(tmp_path / "a.pt")])
+    assert "invalid choice: 'cer'" in capsys.readouterr().err

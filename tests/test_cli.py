@@ -14,7 +14,9 @@ SUBCOMMANDS = ["bench", "export", "make-lm", "peer", "plot", "compute-feats", "c
 def test_every_subcommand_has_help(sub, capsys):
     with pytest.raises(SystemExit) as e:
         main([sub, "--help"])
-    assert e.value.code == 0 and "usage: asr-kd " + sub in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert e.value.code == 0 and out.startswith("usage: asr-kd " + sub)
+    assert not out.split("\n\n", 1)[1].startswith("options:"), "no one-line summary above the options"
 
 
 def test_prepare_synth_help_is_the_preparer_help():

@@ -1,10 +1,12 @@
 import pytest
 
 from asr_kd import checkpoint
+from asr_kd.cli import main
 from asr_kd.config import FeatureConfig
 from asr_kd.data.kaldi_dir import DataDirError, combine_data_dirs, load_data_dir, read_table
 from asr_kd.data.tokens import Units
 from asr_kd.data.validate import validate_data_dir
+from asr_kd.lm import write_arpa
 from asr_kd.models import build_model
 from asr_kd.pseudo_label import pseudo_label
 from asr_kd.recognizer import Recognizer
@@ -29,6 +31,18 @@ def test_pseudo_labels_are_the_teachers_1best_and_combine(data_dir, data_dir_fac
     for u in load_data_dir(tmp_path / "pl"):
         assert texts[u.utt] == " ".join(rec.transcribe(u.path).text.split())
     assert validate_data_dir(tmp_path / "pl") == []
+
+    # beam search with a word LM (the recipe's pseudo-labels): only the LM's words, as `decode` would give
+    arpa = tmp_path / "lm.arpa"
+    write_arpa(["AB CA", "CAB BA", "A BAC"], arpa)  # no word "C", the random model's greedy output
+    assert main(["pseudo-label", "--checkpoint", str(ckpt), "--data", str(data_dir), "--out", str(tmp_path / "pl_lm"),
+                 "--decoder", "beam", "--beam-size", "8", "--lm", str(arpa), "--lm-weight", "2.0"]) == 0
+    rec_lm = Recognizer.from_checkpoint(ckpt, decoder="beam", beam_size=8, lm=arpa, lm_weight=2.0)
+    texts_lm = read_table(tmp_path / "pl_lm" / "text")
+    assert texts_lm and texts_lm != {u: texts[u] for u in texts_lm}
+    for u in load_data_dir(tmp_path / "pl_lm"):
+        assert texts_lm[u.utt] == " ".join(rec_lm.transcribe(u.path).text.split())
+        assert set(texts_lm[u.utt].split()) <= {"AB", "CA", "CAB", "BA", "A", "BAC"}
 
     other = data_dir_factory(tmp_path / "other", {"spkz-001": "A B", "spkz-002": "C"})
     n = combine_data_dirs(tmp_path / "all", [tmp_path / "pl", other])
