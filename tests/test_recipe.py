@@ -69,6 +69,11 @@ def test_recipe_end_to_end(recipe):
     assert f"--corpus {data}/local/lm/corpus.txt" in (data / "log" / "lm.log").read_text()
     lm_words = set(arpa_words(data / "lang" / "lm.arpa"))
     assert {w for t in read_table(data / "train" / "text").values() for w in t.split()} < lm_words
+    # Pseudo-labels come from beam search with that LM (its words only); every model is its last epochs' average.
+    assert f"--decoder beam --beam-size 50 --lm {data}/lang/lm.arpa" in (data / "log" / "pseudo_label.log").read_text()
+    assert {w for t in labelled.values() for w in t.split()} <= lm_words
+    for name in ("teacher", "student_ctc", "student_kd"):
+        assert "asr-kd average --exp " in (log := (exp / name / "log" / "average.log").read_text()) and "--last 3" in log
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included
     assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.log", "student_kd/log/average.log",
                                                  "teacher/log/run.log"))

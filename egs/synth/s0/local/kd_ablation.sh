@@ -22,6 +22,8 @@ unlab_hours=2        # untranscribed audio synthesised when the recipe run made 
 blank_threshold=0.95 # frames where the teacher's blank posterior exceeds this carry no KD signal
 max_delay=2          # spike delay tolerated by the delay-tolerant rows (40 ms frames)
 kd_top_k=16          # as in run.sh
+lm_beam_size=50      # as in run.sh: the pseudo-labels are the teacher's beam search with the LM
+lm_weight=2.0
 
 . utils/parse_options.sh
 
@@ -50,7 +52,8 @@ variant() {  # variant NAME CONFIG TRAIN_DIR [extra train args...]
 if [ ! -f $data/$pl/.done ]; then  # a recipe run without untranscribed audio: synthesise + label it now
   asr-kd prepare-synth --out $data --hours $hours --eval-utts-per-spk $eval_utts --seed $seed --unlab-hours $unlab_hours \
     ${kokoro_hours:+--kokoro-hours $kokoro_hours} ${engine_share:+--max-engine-share $engine_share}
-  asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt --data $data/train_unlab --out $data/train_unlab_pl
+  asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt --data $data/train_unlab --out $data/train_unlab_pl \
+    --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight
   asr-kd combine-data $data/$pl $data/$train $data/train_unlab_pl
   asr-kd compute-feats --config $conf/teacher.yaml $data/$pl
   touch $data/$pl/.done
