@@ -211,6 +211,21 @@ def _plan_long(pool: list[str], spks: list[str], n: int, minutes: tuple[float, f
     return recordings
 
 
+def _shuffled(sentences: list[str], seed: int) -> tuple[list[str], int]:
+    """(sentences in the plan's order for seed, size of each of its dev/test/Kokoro pools)."""
+    order = sentences[:]
+    random.Random(seed).shuffle(order)
+    return order, min(EVAL_POOL, len(order) // 10)
+
+
+def unlab_texts(sentences: list[str], seed: int, utt_ids: list[str]) -> dict[str, str]:
+    """The sentence each untranscribed utterance <spk>-unlab<k> of make_plan(sentences, seed=seed)
+    reads (train_unlab has no text): to score pseudo-labels against what was spoken."""
+    order, size = _shuffled(sentences, seed)
+    tail = order[3 * size:][::-1]
+    return {u: tail[int(u.rsplit("-unlab", 1)[1])] for u in utt_ids}
+
+
 def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
               eval_utts_per_spk: int, seed: int, unlab_hours: float = 0.0,
               long_recordings: int = 0, long_minutes: tuple[float, float] = LONG_MINUTES,
@@ -232,11 +247,9 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     untranscribed id names its sentence's place in the list; changing --unlab-hours or its share
     never changes train unless train cycles through its whole pool.
     """
-    order = sentences[:]
-    random.Random(seed).shuffle(order)
+    order, size = _shuffled(sentences, seed)
     unseen = list(unseen_sentences)
     random.Random(f"{seed}/unseen").shuffle(unseen)
-    size = min(EVAL_POOL, len(order) // 10)
     pools = {"dev": order[:size], "test": order[size:2 * size], "test_unseen_engine": unseen}
     kokoro_pool, rest = order[2 * size:3 * size], order[3 * size:]
     splits = split_speakers(voices)

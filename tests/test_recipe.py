@@ -12,6 +12,7 @@ import pytest
 
 from asr_kd.data.kaldi_dir import read_table
 from asr_kd.lm import arpa_words
+from data_prep import synth
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0"
 TINY = Path(__file__).resolve().parent / "fixtures" / "conf_tiny"
@@ -72,6 +73,18 @@ def test_recipe_end_to_end(recipe):
     # Pseudo-labels come from beam search with that LM (its words only); every model is its last epochs' average.
     assert f"--decoder beam --beam-size 50 --lm {data}/lang/lm.arpa" in (data / "log" / "pseudo_label.log").read_text()
     assert {w for t in labelled.values() for w in t.split()} <= lm_words
+    # Labels are scored against the sentences the corpus plan gave that audio (train_unlab has no text):
+    # the plan's own sentences score 0, the tiny teacher's labels are rows of their own.
+    truth = synth.unlab_texts(synth.load_text()[0], 0, sorted(unlab))
+    (recipe / "truth.txt").write_text("".join(f"{u} {t}\n" for u, t in truth.items()))
+    scored = subprocess.run([sys.executable, "local/score_pseudo_labels.py", "--unlab", str(data / "train_unlab"),
+                             str(recipe / "truth.txt"), *([str(pl_text)] if labelled else [])],
+                            cwd=RECIPE, capture_output=True, text=True)
+    rows = [[c.strip() for c in r.split("|")[2:5]] for r in scored.stdout.splitlines()[2:]]
+    assert scored.returncode == 0 and rows[0] == [str(len(unlab)), str(len(unlab)), "0.00"]
+    if labelled:
+        assert rows[1][:2] == [str(len(unlab)), str(len(labelled))]
+        assert (float(rows[1][2]) > 0) == (labelled != truth)
     for name in ("teacher", "student_ctc", "student_kd"):
         assert "asr-kd average --exp " in (log := (exp / name / "log" / "average.log").read_text()) and "--last 3" in log
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included

@@ -48,6 +48,9 @@ def test_plan_is_deterministic_from_seed():
             old = [u for u in small[split] if u.engine == engine]
             assert [u for u in big[split] if u.engine == engine][:len(old)] == old
     assert _by_split(_plan(unlab_hours=0.6)[0])["train"] == small["train"]
+    # The untranscribed audio's sentences (no text file) follow from the ids and the seed alone.
+    unlab = small["train_unlab"]
+    assert synth.unlab_texts(SENTENCES, 0, [u.utt_id for u in unlab]) == {u.utt_id: u.text for u in unlab}
 
 
 ESPEAK_TRAIN = tuple(s.spk for s in ENGINES["espeak"].SPEAKERS if s.spk not in VOICES)[:5]
