@@ -80,6 +80,7 @@ train_set=train
 $augment && train_set=train_all  # train + train_aug
 ckpt=final.pt
 [ "$average_num" -gt 0 ] && ckpt=avg.pt
+lm_search="--decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight"  # the _lm decodes
 kd_train_set=$train_set  # the KD student's: + the teacher-labelled untranscribed audio (stage 5)
 if awk "BEGIN { exit !($unlab_hours > 0) }"; then
   kd_train_set=${train_set}_pl
@@ -160,7 +161,7 @@ if run_stage 5; then
   echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once) on $kd_train_set"
   if [ "$kd_train_set" != "$train_set" ] && done_or $data/$kd_train_set/.done; then
     pl_search=
-    $pl_lm && pl_search="--decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight"
+    $pl_lm && pl_search=$lm_search
     $train_cmd $data/log/pseudo_label.log asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt \
       --data $data/train_unlab --out $data/train_unlab_pl $pl_search
     pl=$data/train_unlab_pl
@@ -205,7 +206,7 @@ if run_stage 6; then
   for name in $models; do
     for set in $eval_sets; do
       decode $name $set ""
-      decode $name $set _lm --decoder beam --beam-size $lm_beam_size --lm $data/lang/lm.arpa --lm-weight $lm_weight
+      decode $name $set _lm $lm_search
     done
     for r in $robust_sets; do
       decode $name test_$r ""

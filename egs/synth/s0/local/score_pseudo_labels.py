@@ -10,9 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import jiwer
-
 from asr_kd.data.kaldi_dir import DataDirError, read_table
+from asr_kd.scoring import score as score_text
 from data_prep.synth import load_text, unlab_texts
 
 
@@ -36,12 +35,12 @@ def score(args: argparse.Namespace) -> int:
         print(f"{args.unlab}: no untranscribed utterances of prepare-synth (<spk>-unlab<k>)", file=sys.stderr)
         return 1
     refs = unlab_texts(load_text()[0], args.seed, utts)
+    utt2spk = read_table(Path(args.unlab) / "utt2spk")
     print("| labels | utterances | labelled | WER | CER |\n|---|---|---|---|---|")
     for path in args.labels:
         hyps = read_table(path)  # an utterance left out (empty hypothesis) scores as all deletions
-        out = [hyps.get(u, "") for u in utts]
-        ref = [refs[u] for u in utts]
-        print(f"| {path} | {len(utts)} | {len(hyps)} | {100 * jiwer.wer(ref, out):.2f} | {100 * jiwer.cer(ref, out):.2f} |")
+        r = score_text(refs, hyps, utt2spk)  # as `asr-kd decode` scores
+        print(f"| {path} | {len(utts)} | {len(hyps)} | {r['wer']:.2f} | {r['cer']:.2f} |")
     return 0
 
 
