@@ -287,17 +287,13 @@ def _decoder_kwargs(a) -> dict:
             "precision": a.precision, "lm": a.lm, "lm_weight": a.lm_weight, "word_score": a.word_score}
 
 
-def _command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
-    """A subcommand whose --help opens with the one-line summary the command list shows (unless given its own)."""
-    kw.setdefault("description", summary)
-    return sub.add_parser(name, help=summary, **kw)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from asr_kd.edge.cli import add_command
+
     p = argparse.ArgumentParser(prog="asr-kd", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = _command(sub, "compute-feats", "fbank features of data dirs into their feature cache")
+    s = add_command(sub, "compute-feats", "fbank features of data dirs into their feature cache")
     s.add_argument("data_dirs", nargs="+", help="Kaldi data directories")
     s.add_argument("--config", help="experiment YAML whose feature_conf to use (default: built-in defaults)")
     s.add_argument("--skip-bad", action="store_true",
@@ -306,27 +302,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shard_arg(s)
     s.set_defaults(fn=_compute_feats)
 
-    s = _command(sub, "merge-feats", "join the feature caches of compute-feats --shard I/N into DIR's own")
+    s = add_command(sub, "merge-feats", "join the feature caches of compute-feats --shard I/N into DIR's own")
     s.add_argument("data_dirs", nargs="+", help="Kaldi data directories with DIR/splitN/1..N/feats.*")
     _add_merge_args(s)
     s.set_defaults(fn=_merge_feats)
 
-    s = _command(sub, "validate-data", "check a Kaldi data dir against validate_data_dir.sh rules")
+    s = add_command(sub, "validate-data", "check a Kaldi data dir against validate_data_dir.sh rules")
     s.add_argument("data_dir")
     s.add_argument("--no-audio-check", action="store_true", help="do not open every audio file's header")
     s.add_argument("--allow-pipes", action="store_true", help="accept `<cmd> |` wav.scp entries")
     s.set_defaults(fn=_validate_data)
 
-    s = _command(sub, "fix-data", "sort, de-duplicate and intersect a data dir (fix_data_dir.sh); backs up first")
+    s = add_command(sub, "fix-data", "sort, de-duplicate and intersect a data dir (fix_data_dir.sh); backs up first")
     s.add_argument("data_dir")
     s.set_defaults(fn=_fix_data)
 
-    s = _command(sub, "compute-cmvn", "global CMVN stats of a data dir's features -> DIR/cmvn.json")
+    s = add_command(sub, "compute-cmvn", "global CMVN stats of a data dir's features -> DIR/cmvn.json")
     s.add_argument("data_dir")
     s.set_defaults(fn=_compute_cmvn)
 
-    s = _command(sub, "make-units", "units.txt (<blank> 0, <unk> 1) from a Kaldi text file: characters, or "
-                 "sentencepiece subwords (units.model beside it)")
+    s = add_command(sub, "make-units", "units.txt (<blank> 0, <unk> 1) from a Kaldi text file: characters, or "
+                    "sentencepiece subwords (units.model beside it)")
     s.add_argument("text", help="Kaldi text file (e.g. data/train/text)")
     s.add_argument("units", help="output units.txt")
     s.add_argument("--type", choices=["char", "bpe", "unigram"], default="char",
@@ -335,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="subword pieces to learn, <blank> not counted; fewer when the text has fewer (default: %(default)s)")
     s.set_defaults(fn=_make_units)
 
-    s = _command(sub, "train", "train a model (teacher or student; --teacher turns on KD); data-parallel "
-                 "under `torchrun --nproc_per_node=N -m asr_kd train ...`")
+    s = add_command(sub, "train", "train a model (teacher or student; --teacher turns on KD); data-parallel "
+                    "under `torchrun --nproc_per_node=N -m asr_kd train ...`")
     s.add_argument("--config", required=True, help="experiment YAML")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one YAML value, e.g. --set train_conf.epochs=3 (repeatable)")
@@ -355,9 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", action="store_true", help="continue from EXP/last_state.pt if present")
     s.set_defaults(fn=_train)
 
-    s = _command(sub, "average", "average the weights of a run's epoch checkpoints (last N or best N by dev loss or CER)",
-                 description="Write the mean of the weights of a run's epoch checkpoints: the last N epochs, or the "
-                             "best N by dev loss or dev CER (EXP/log/metrics.jsonl).")
+    s = add_command(sub, "average", "average the weights of a run's epoch checkpoints (last N or best N by dev loss or CER)",
+                    description="Write the mean of the weights of a run's epoch checkpoints: the last N epochs, or the "
+                                "best N by dev loss or dev CER (EXP/log/metrics.jsonl).")
     s.add_argument("--exp", required=True, help="experiment dir with epoch_<N>.pt files")
     s.add_argument("--last", type=int, default=0, help="average the last N epochs")
     s.add_argument("--best", type=int, default=0, help="average the N epochs with the lowest --by")
@@ -366,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="checkpoint to write, e.g. EXP/avg.pt")
     s.set_defaults(fn=_average)
 
-    s = _command(sub, "dump-teacher", "store a teacher's top-k log-posteriors for a data dir (KD cache)")
+    s = add_command(sub, "dump-teacher", "store a teacher's top-k log-posteriors for a data dir (KD cache)")
     s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
     s.add_argument("--data", required=True, nargs="+",
                    help="data dir(s) with a feature cache (asr-kd compute-feats), e.g. data/train data/train_unlab")
@@ -380,13 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shard_arg(s)
     s.set_defaults(fn=_dump_teacher)
 
-    s = _command(sub, "merge-teacher-cache", "join the caches of dump-teacher --shard I/N into one")
+    s = add_command(sub, "merge-teacher-cache", "join the caches of dump-teacher --shard I/N into one")
     s.add_argument("--data", required=True, nargs="+", help="the data dir(s) the shards were dumped from")
     s.add_argument("--out", required=True, help="the --out of the shards: OUT/splitN/1..N -> OUT")
     _add_merge_args(s)
     s.set_defaults(fn=_merge_teacher_cache)
 
-    s = _command(sub, "decode", "decode a data dir; write text, wer, per_utt, per_spk, rtf.json")
+    s = add_command(sub, "decode", "decode a data dir; write text, wer, per_utt, per_spk, rtf.json")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--data", required=True, help="Kaldi data dir with text (references)")
     s.add_argument("--out", required=True, help="output dir, e.g. exp/teacher/decode_test")
@@ -400,13 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_shard_arg(s)
     s.set_defaults(fn=_decode)
 
-    s = _command(sub, "merge-decode", "score the shards of decode --shard I/N as one decode dir")
+    s = add_command(sub, "merge-decode", "score the shards of decode --shard I/N as one decode dir")
     s.add_argument("--data", required=True, help="the data dir the shards decoded")
     s.add_argument("--out", required=True, help="the --out of the shards: OUT/splitN/1..N -> OUT")
     _add_merge_args(s)
     s.set_defaults(fn=_merge_decode)
 
-    s = _command(sub, "transcribe", "print the transcript of audio files")
+    s = add_command(sub, "transcribe", "print the transcript of audio files")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("files", nargs="+")
     s.add_argument("--device", default="cpu")
@@ -415,7 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decoder_args(s)
     s.set_defaults(fn=_transcribe)
 
-    s = _command(sub, "split-long", "cut utterances longer than --max-seconds at word gaps (forced alignment)")
+    s = add_command(sub, "split-long", "cut utterances longer than --max-seconds at word gaps (forced alignment)")
     s.add_argument("--data", required=True, help="Kaldi data dir with text")
     s.add_argument("--checkpoint", required=True, help="model used for the forced alignment (e.g. the teacher)")
     s.add_argument("--out", required=True, help="output data dir (with segments into the original audio)")
@@ -423,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(fn=_split_long)
 
-    s = _command(sub, "pseudo-label", "teacher 1-best transcripts as text of a data dir (sequence-level KD)")
+    s = add_command(sub, "pseudo-label", "teacher 1-best transcripts as text of a data dir (sequence-level KD)")
     s.add_argument("--checkpoint", required=True, help="teacher checkpoint")
     s.add_argument("--data", required=True, help="data dir, e.g. data/train_unlab (text not needed)")
     s.add_argument("--out", required=True, help="output data dir with the pseudo-labels as text")
@@ -432,13 +428,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_decoder_args(s)
     s.set_defaults(fn=_pseudo_label)
 
-    s = _command(sub, "combine-data", "union of data dirs (combine_data.sh), e.g. train + pseudo-labelled")
+    s = add_command(sub, "combine-data", "union of data dirs (combine_data.sh), e.g. train + pseudo-labelled")
     s.add_argument("out")
     s.add_argument("sources", nargs="+")
     s.set_defaults(fn=_combine_data)
 
-    s = _command(sub, "augment-data", "augmented copies of a data dir (speed, pitch, noise, reverb, "
-                 "telephone) as new wavs + a data dir; combine-data them with the original")
+    s = add_command(sub, "augment-data", "augmented copies of a data dir (speed, pitch, noise, reverb, "
+                    "telephone) as new wavs + a data dir; combine-data them with the original")
     s.add_argument("--data", required=True, help="source data dir, e.g. data/train")
     s.add_argument("--out", required=True, help="data dir to write (OUT/wav/*.wav, OUT/utt2aug); rerun to resume")
     s.add_argument("--config", help="augmentation YAML, e.g. conf/augment.yaml (default: built-in defaults)")
@@ -448,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-pipes", action="store_true", help="run `<cmd> |` wav.scp entries (they are shell commands)")
     s.set_defaults(fn=_augment_data)
 
-    s = _command(sub, "spikes", "teacher vs student CTC spike timing (forced alignment): JSON + PNG")
+    s = add_command(sub, "spikes", "teacher vs student CTC spike timing (forced alignment): JSON + PNG")
     s.add_argument("--teacher", required=True, help="teacher checkpoint")
     s.add_argument("--student", required=True, help="student checkpoint")
     s.add_argument("--data", required=True, help="data dir with text")
@@ -456,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-utts", type=int, default=0, help="use at most this many utterances (0 = all)")
     s.set_defaults(fn=_spikes)
 
-    s = _command(sub, "results", "Markdown WER/RTF table from experiment dirs")
+    s = add_command(sub, "results", "Markdown WER/RTF table from experiment dirs")
     s.add_argument("--exp", nargs="+", required=True, help="experiment dirs with decode_<set>/result.json")
     s.add_argument("--sets", nargs="+", default=["dev", "test"])
     s.add_argument("--rtf-set", help="set whose RTF is shown (default: the last of --sets)")
@@ -465,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the fraction of the WER gap recovered (first --exp = CTC-only student, last = teacher)")
     s.set_defaults(fn=_results)
 
-    s = _command(sub, "bench", "RTF benchmark: checkpoints x devices x threads x batch sizes x precisions")
+    s = add_command(sub, "bench", "RTF benchmark: checkpoints x devices x threads x batch sizes x precisions")
     s.add_argument("--checkpoint", nargs="+", required=True, help="checkpoints to compare")
     s.add_argument("--data", required=True, help="data dir whose utterances are decoded")
     s.add_argument("--out", required=True, help="folder for bench.json and bench.md")
@@ -479,14 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--edge", action="store_true", help="edge-CPU mode: 1 thread, pinned to core 0")
     s.set_defaults(fn=_bench)
 
-    s = _command(sub, "peer", "decode a data dir with a peer recogniser (Whisper tiny.en, pocketsphinx)")
+    s = add_command(sub, "peer", "decode a data dir with a peer recogniser (Whisper tiny.en, pocketsphinx)")
     s.add_argument("name", choices=["whisper-tiny.en", "pocketsphinx"])
     s.add_argument("--data", required=True, help="Kaldi data dir with text")
     s.add_argument("--out", required=True, help="output dir, e.g. exp/peers/whisper-tiny.en/decode_test")
     s.add_argument("--num-threads", type=int, default=1, help="CPU threads (default: 1)")
     s.set_defaults(fn=_peer)
 
-    s = _command(sub, "make-lm", "word n-gram LM (ARPA, interpolated absolute discounting) from a Kaldi text file")
+    s = add_command(sub, "make-lm", "word n-gram LM (ARPA, interpolated absolute discounting) from a Kaldi text file")
     s.add_argument("--text", action="append", default=[],
                    help="Kaldi text file (utt-id words), e.g. data/train/text; repeatable")
     s.add_argument("--corpus", action="append", default=[],
@@ -496,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--order", type=int, default=3, help="n-gram order (default: %(default)s)")
     s.set_defaults(fn=_make_lm)
 
-    s = _command(sub, "export", "export a checkpoint to ONNX (.onnx) or TorchScript (.ts) for deployment")
+    s = add_command(sub, "export", "export a checkpoint to ONNX (.onnx) or TorchScript (.ts) for deployment")
     s.add_argument("--checkpoint", required=True)
     s.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="(default: %(default)s)")
     s.add_argument("--out", required=True, help="output file: .onnx for onnx, .ts for torchscript; "
@@ -515,15 +511,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--calib-utts", type=int, default=300, help="calibration utterances (default: %(default)s)")
     s.set_defaults(fn=_export)
 
-    s = _command(sub, "plot", "PNG plots: WER vs RTF, training curves, teacher vs student posterior spikes")
+    s = add_command(sub, "plot", "PNG plots: WER vs RTF, training curves, teacher vs student posterior spikes")
     s.add_argument("kind", choices=["wer-rtf", "curves", "spikes"])
     s.add_argument("inputs", nargs="+", help="wer-rtf: decode dirs; curves: experiment dirs; "
                    "spikes: TEACHER.pt STUDENT.pt AUDIO")
     s.add_argument("--out", required=True, help="PNG file to write")
     s.set_defaults(fn=_plot)
 
-    s = _command(sub, "prepare-synth", "synthesise the default offline corpus (see its --help)",
-                 add_help=False)
+    s = add_command(sub, "prepare-synth", "synthesise the default offline corpus (see its --help)",
+                    add_help=False)
     s.set_defaults(fn=_prepare_synth)
     return p
 

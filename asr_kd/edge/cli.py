@@ -50,6 +50,12 @@ def _bench(a):
     print(f"{a.out}/bench.md: {len(rows)} setting(s)")
 
 
+def add_command(sub, name: str, summary: str, **kw) -> argparse.ArgumentParser:
+    """A subcommand whose --help opens with the one-line summary the command list shows (unless given its own)."""
+    kw.setdefault("description", summary)
+    return sub.add_parser(name, help=summary, **kw)
+
+
 def add_search_args(s: argparse.ArgumentParser) -> None:
     """CTC search options, shared with `asr-kd decode/transcribe`."""
     from asr_kd.ctc_search import DECODERS, PAUSE_SECONDS
@@ -73,20 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 "(onnxruntime, fbank in numpy, flashlight-text)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("transcribe", help="print `<file> <text>` for each audio file")
+    s = add_command(sub, "transcribe", "print `<file> <text>` for each audio file")
     s.add_argument("--model", required=True, help=".onnx from `asr-kd export` (with --streaming for --stream)")
     s.add_argument("audio", nargs="+", help="audio files (any rate; channels averaged)")
     _add_decoder_args(s)
     s.add_argument("--stream", action="store_true", help="decode as a live stream, one export chunk at a time")
     s.set_defaults(fn=_transcribe)
 
-    s = sub.add_parser("decode", help="write `<utt> <text>` for every utterance of a Kaldi data dir")
+    s = add_command(sub, "decode", "write `<utt> <text>` for every utterance of a Kaldi data dir")
     s.add_argument("--model", required=True, help=".onnx from `asr-kd export`")
     s.add_argument("--data", required=True, help="data dir (wav.scp, optional segments; no pipes)")
     s.add_argument("--out", required=True, help="hypothesis file to write (the format of decode_<set>/text)")
     _add_decoder_args(s)
     s.set_defaults(fn=_decode)
-    s = sub.add_parser("bench", help="edge benchmark: RTF, streaming latency, cold start, peak RSS, sizes")
+    s = add_command(sub, "bench", "edge benchmark: RTF, streaming latency, cold start, peak RSS, sizes")
     s.add_argument("--engines", nargs="+", required=True,
                    help=".onnx exports, and/or peers as peer:whisper-tiny.en / peer:pocketsphinx")
     s.add_argument("--data", required=True, help="data dir (Kaldi format) whose utterances are timed")
