@@ -4,18 +4,23 @@ import sys
 import pytest
 
 from asr_kd.cli import main
+from asr_kd.edge.cli import main as edge_main
 
 SUBCOMMANDS = ["bench", "export", "make-lm", "peer", "plot", "compute-feats", "compute-cmvn", "make-units", "train", "decode", "transcribe", "results",
                "validate-data", "fix-data", "split-long", "dump-teacher", "pseudo-label", "combine-data", "spikes",
                "average", "augment-data", "merge-feats", "merge-teacher-cache", "merge-decode"]
 
 
-@pytest.mark.parametrize("sub", SUBCOMMANDS)
-def test_every_subcommand_has_help(sub, capsys):
+EDGE_SUBCOMMANDS = ["transcribe", "decode", "bench"]
+
+
+@pytest.mark.parametrize("prog, run, sub", [("asr-kd", main, s) for s in SUBCOMMANDS]
+                         + [("asr-kd-edge", edge_main, s) for s in EDGE_SUBCOMMANDS])
+def test_every_subcommand_has_help(prog, run, sub, capsys):
     with pytest.raises(SystemExit) as e:
-        main([sub, "--help"])
+        run([sub, "--help"])
     out = capsys.readouterr().out
-    assert e.value.code == 0 and out.startswith("usage: asr-kd " + sub)
+    assert e.value.code == 0 and out.startswith(f"usage: {prog} {sub}")
     assert not out.split("\n\n", 1)[1].startswith("options:"), "no one-line summary above the options"
 
 

@@ -201,15 +201,6 @@ def test_bad_models_and_input_are_one_line(exports, tmp_path, capsys):
         Recognizer.from_checkpoint(exports[2])
 
 
-@pytest.mark.parametrize("sub", ["transcribe", "decode", "bench"])
-def test_every_edge_command_has_help(sub, capsys):
-    with pytest.raises(SystemExit) as e:
-        edge_main([sub, "--help"])
-    out = capsys.readouterr().out
-    assert e.value.code == 0 and out.startswith("usage: asr-kd-edge " + sub)
-    assert not out.split("\n\n", 1)[1].startswith("options:"), "no one-line summary above the options"
-
-
 def test_edge_decode_writes_hypotheses(exports, data_dir, tmp_path):
     ckpt, offline, _ = exports
     out = tmp_path / "hyp.txt"
