@@ -21,7 +21,7 @@ def test_every_subcommand_has_help(prog, run, sub, capsys):
         run([sub, "--help"])
     out = capsys.readouterr().out
     assert e.value.code == 0 and out.startswith(f"usage: {prog} {sub}")
-    assert not out.split("\n\n", 1)[1].startswith("options:"), "no one-line summary above the options"
+    assert not out.split("\n\n", 1)[1].startswith(("options:", "positional arguments:")), "no one-line summary above the arguments"
 
 
 def test_prepare_synth_help_is_the_preparer_help():
