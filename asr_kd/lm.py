@@ -144,14 +144,13 @@ class LMDecoder:
 
     def __call__(self, logits) -> tuple[list[int], list[int]]:
         """(T', V) logits (anything np.asarray takes, e.g. a CPU tensor) -> (token ids incl. word-final
-        <space>s, the frame of each). The search may cover a pause with several silences ("<space> <blank>
-        <space>"); one is kept, so the text has single spaces between words."""
+        <space>s, the frame of each)."""
         log_probs = np.ascontiguousarray(log_softmax(logits))  # (T', V) float32, read by pointer
         # the best: a label per step; step 0 is the start state before the first frame, so step t is frame t - 1
         path = self.decoder.decode(log_probs.ctypes.data, *log_probs.shape)[0].tokens
         space, ids, frames = self.units.boundary(), [], []
-        for t, k in enumerate(path):  # repeats merged; blanks, leading spaces and a space after a space dropped
-            if k != self.blank and (t == 0 or k != path[t - 1]) and (k != space or (ids and ids[-1] != space)):
+        for t, k in enumerate(path):  # repeats merged, blanks and leading spaces dropped
+            if k != self.blank and (t == 0 or k != path[t - 1]) and (ids or k != space):
                 ids.append(k)
                 frames.append(max(t - 1, 0))
         while ids and ids[-1] == space:

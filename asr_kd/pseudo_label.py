@@ -23,9 +23,9 @@ def pseudo_label(checkpoint_path: str | Path, data_dir: str | Path, out_dir: str
     data_dir = Path(data_dir)
     labelled, empty = [], 0
     for u in tqdm(load_data_dir(data_dir, require_text=False), desc="pseudo-label", unit="utt"):
-        text = rec.transcribe(load_utterance(u)).text.strip()
+        text = rec.transcribe(load_utterance(u)).text  # one space between words (Units.decode)
         if text:
-            labelled.append(Utterance(u.utt, u.spk, u.path, u.start, u.end, " ".join(text.split())))
+            labelled.append(Utterance(u.utt, u.spk, u.path, u.start, u.end, text))
         else:
             empty += 1
     durations = read_table(data_dir / "utt2dur") if (data_dir / "utt2dur").exists() else None

@@ -211,18 +211,18 @@ def _plan_long(pool: list[str], spks: list[str], n: int, minutes: tuple[float, f
     return recordings
 
 
-def _shuffled(sentences: list[str], seed: int) -> tuple[list[str], int]:
-    """(sentences in the plan's order for seed, size of each of its dev/test/Kokoro pools)."""
+def _sentence_pools(sentences: list[str], seed: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The plan's sentences for seed, shuffled and cut into its dev, test, Kokoro and train pools."""
     order = sentences[:]
     random.Random(seed).shuffle(order)
-    return order, min(EVAL_POOL, len(order) // 10)
+    size = min(EVAL_POOL, len(order) // 10)
+    return order[:size], order[size:2 * size], order[2 * size:3 * size], order[3 * size:]
 
 
 def unlab_texts(sentences: list[str], seed: int, utt_ids: list[str]) -> dict[str, str]:
     """The sentence each untranscribed utterance <spk>-unlab<k> of make_plan(sentences, seed=seed)
     reads (train_unlab has no text): to score pseudo-labels against what was spoken."""
-    order, size = _shuffled(sentences, seed)
-    tail = order[3 * size:][::-1]
+    tail = _sentence_pools(sentences, seed)[3][::-1]  # as _fill_train hands it to _fill_unlab
     return {u: tail[int(u.rsplit("-unlab", 1)[1])] for u in utt_ids}
 
 
@@ -247,11 +247,10 @@ def make_plan(sentences: list[str], voices: dict[str, Speaker], hours: float,
     untranscribed id names its sentence's place in the list; changing --unlab-hours or its share
     never changes train unless train cycles through its whole pool.
     """
-    order, size = _shuffled(sentences, seed)
+    dev, test, kokoro_pool, rest = _sentence_pools(sentences, seed)
     unseen = list(unseen_sentences)
     random.Random(f"{seed}/unseen").shuffle(unseen)
-    pools = {"dev": order[:size], "test": order[size:2 * size], "test_unseen_engine": unseen}
-    kokoro_pool, rest = order[2 * size:3 * size], order[3 * size:]
+    pools = {"dev": dev, "test": test, "test_unseen_engine": unseen}
     splits = split_speakers(voices)
     plan = []
     for split, pool in pools.items():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from asr_kd.ctc_search import GreedyCollapser
+from asr_kd.ctc_search import CtcDecoder, GreedyCollapser
 from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
 from asr_kd.decoding import greedy_decode
 from asr_kd.lm import LMDecoder, arpa_words, write_arpa
@@ -83,8 +83,10 @@ def test_lm_decoder_frames_equal_greedy_frames(tmp_path):
     assert LMDecoder(units, tmp_path / "lm.arpa", beam_size=8)(logits) == (greedy.ids, greedy.frames)
 
 
-def test_lm_decoder_keeps_one_space_across_a_pause(tmp_path):
-    """Regression: a pause spelled "<space> <blank> <space>" gave two spaces ("A  DOG") in the text."""
+@pytest.mark.parametrize("search", [{"decoder": "greedy"}, {"decoder": "beam"}, {"decoder": "beam", "lm": True}])
+def test_one_space_across_a_pause(tmp_path, search):
+    """Regression: a pause spelled "<space> <blank> <space>" gave two spaces ("A  DOG") in the text, with
+    every search (each keeps both space tokens; the text has one)."""
     write_arpa(SENTS, tmp_path / "lm.arpa")
     units = Units.build(SENTS)
     space = units.ids[SPACE]
@@ -93,14 +95,16 @@ def test_lm_decoder_keeps_one_space_across_a_pause(tmp_path):
         labels += [k, 0] + ([space, 0, space, 0, space, 0] if k == space else [])
     logits = np.full((len(labels), len(units)), -10.0, np.float32)  # (T, V): every space spiked three times
     logits[np.arange(len(labels)), labels] = 0.0
-    ids, frames = LMDecoder(units, tmp_path / "lm.arpa", beam_size=8)(logits)
-    assert units.decode(ids) == "A DOG SAT" and len(frames) == len(ids)
-    assert frames[1] == labels.index(space)  # the space's frame is the first of its spikes
+    if search.get("lm"):
+        search = {**search, "lm": tmp_path / "lm.arpa"}
+    result = CtcDecoder(units, 10.0, pause_seconds=0, **search)(logits)
+    assert result.tokens.count(SPACE) > 2 and result.text == "A DOG SAT"
+    assert [w.text for w in result.words] == ["A", "DOG", "SAT"]
 
 
 def _torchaudio_lm_decoder(units, arpa, beam_size, lm_weight, word_score):
     """What LMDecoder was before it called flashlight-text itself: torchaudio's `ctc_decoder` on the same
-    lexicon, its tokens and timesteps with leading and trailing spaces and a space after a space dropped."""
+    lexicon, its tokens and timesteps with leading and trailing spaces dropped."""
     from torchaudio.models.decoder import ctc_decoder
 
     lexicon = arpa.parent / "lexicon.txt"
@@ -114,7 +118,7 @@ def _torchaudio_lm_decoder(units, arpa, beam_size, lm_weight, word_score):
         hyp = decoder(torch.from_numpy(logits).log_softmax(-1)[None].contiguous())[0][0]
         ids, frames = [], []
         for k, t in zip(hyp.tokens.tolist(), hyp.timesteps.tolist()):
-            if k != units.ids[BLANK] and not (k == units.ids[SPACE] and (not ids or ids[-1] == k)):
+            if k != units.ids[BLANK] and not (not ids and k == units.ids[SPACE]):
                 ids.append(k)
                 frames.append(t)
         while ids and ids[-1] == units.ids[SPACE]:

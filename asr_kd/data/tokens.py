@@ -102,10 +102,11 @@ class Units:
         return [self.ids.get(SPACE if c == " " else c, unk) for c in text]
 
     def decode(self, ids) -> str:
-        """Ids (already CTC-collapsed, no blanks) -> text."""
+        """Ids (already CTC-collapsed, no blanks) -> text, one space between words: a model may spell
+        a pause `<space> <blank> <space>`, and every search keeps both spaces."""
         if self.model is not None:
             return " ".join("".join(self.symbols[i] for i in ids).replace(WORD, " ").split())
-        return "".join(" " if s == SPACE else s for s in (self.symbols[i] for i in ids))
+        return " ".join("".join(" " if s == SPACE else s for s in (self.symbols[i] for i in ids)).split())
 
     def word_spans(self, ids) -> list[tuple[int, int]]:
         """[a, b) ranges of `ids` that spell one word each: characters between `<space>`s, or subwords from

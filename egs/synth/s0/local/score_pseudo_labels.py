@@ -30,12 +30,12 @@ def main() -> int:
 
 def score(args: argparse.Namespace) -> int:
     """Print the table; 1 when --unlab is not prepare-synth's untranscribed audio."""
-    utts = sorted(read_table(Path(args.unlab) / "utt2spk"))
+    utt2spk = read_table(Path(args.unlab) / "utt2spk")
+    utts = sorted(utt2spk)
     if not utts or "-unlab" not in utts[0]:
         print(f"{args.unlab}: no untranscribed utterances of prepare-synth (<spk>-unlab<k>)", file=sys.stderr)
         return 1
     refs = unlab_texts(load_text()[0], args.seed, utts)
-    utt2spk = read_table(Path(args.unlab) / "utt2spk")
     print("| labels | utterances | labelled | WER | CER |\n|---|---|---|---|---|")
     for path in args.labels:
         hyps = read_table(path)  # an utterance left out (empty hypothesis) scores as all deletions
