@@ -118,7 +118,7 @@ def test_sharded_dump_teacher_merges_to_the_unsharded_cache(teacher, data_dir, t
 
 def _rnn_checkpoint(path, data_dir):
     """A random GRU student (CMVN-normalised input, no output bias) whose hypotheses differ between
-    utterances and end in spaces, which reading `text` back would lose."""
+    utterances (its raw ids end in spaces, which the text leaves out)."""
     compute_feats(data_dir, FeatureConfig())
     compute_cmvn(data_dir)
     units = Units.build(["AB "])
@@ -139,7 +139,7 @@ def test_sharded_decode_merges_to_the_unsharded_decode(data_dir, tmp_path, capsy
     assert main(["merge-decode", "--data", str(data_dir), "--out", str(tmp_path / "sharded"), "--nj", "3"]) == 0
     assert "total time / total audio of 3 shard(s)" in capsys.readouterr().out
     _same_files(tmp_path / "whole", tmp_path / "sharded", DECODE_FILES)
-    assert "spkb-001 <unk> \n" in (tmp_path / "sharded" / "text").read_text()
+    assert "spkb-001 <unk>\n" in (tmp_path / "sharded" / "text").read_text()
     merged = json.loads((tmp_path / "sharded" / "result.json").read_text())
     unsharded = json.loads((tmp_path / "whole" / "result.json").read_text())
     assert {k: v for k, v in merged.items() if k != "rtf"} == {k: v for k, v in unsharded.items() if k != "rtf"}
