@@ -16,6 +16,9 @@ from asr_kd.ctc_search import log_softmax
 from asr_kd.data.tokens import BLANK, SPACE, UNK, WORD, Units
 from asr_kd.fileio import write_text
 
+BEAM_THRESHOLD = 15.0  # drop hypotheses this far below the best score; torchaudio's 50 searched 2-4x longer for the same
+                       # WER, and at equal time a wider beam with 15 did better (local/lm_beam_sweep.py, RESULTS.md)
+
 BOS, EOS, LM_UNK = "<s>", "</s>", "<unk>"
 
 
@@ -104,7 +107,7 @@ class LMDecoder:
     boundary unit (`<space>`, or the bare `▁` piece of subwords) is the decoder's silence."""
 
     def __init__(self, units: Units, arpa: str | Path, beam_size: int = 50, lm_weight: float = 1.0,
-                 word_score: float = 0.0):
+                 word_score: float = 0.0, beam_threshold: float = BEAM_THRESHOLD):
         try:
             from flashlight.lib.text.decoder import (
                 CriterionType,
@@ -136,7 +139,8 @@ class LMDecoder:
             for spelling in spellings:
                 trie.insert([units.ids[sym] for sym in spelling], word_id, score)
         trie.smear(SmearingMode.MAX)
-        options = LexiconDecoderOptions(beam_size=beam_size, beam_size_token=len(units), beam_threshold=50,
+        options = LexiconDecoderOptions(beam_size=beam_size, beam_size_token=len(units),
+                                        beam_threshold=beam_threshold,
                                         lm_weight=lm_weight, word_score=word_score, unk_score=-math.inf,
                                         sil_score=0, log_add=False, criterion_type=CriterionType.CTC)
         self.decoder = LexiconDecoder(options, trie, self.lm, space, self.blank, words.get_index(UNK),

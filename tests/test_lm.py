@@ -12,7 +12,7 @@ import torch
 from asr_kd.ctc_search import CtcDecoder, GreedyCollapser
 from asr_kd.data.tokens import BLANK, SPACE, UNK, Units
 from asr_kd.decoding import greedy_decode
-from asr_kd.lm import LMDecoder, arpa_words, write_arpa
+from asr_kd.lm import BEAM_THRESHOLD, LMDecoder, arpa_words, write_arpa
 
 SENTS = ["THE CAT SAT", "THE CAT RAN", "A DOG SAT", "THE DOG RAN", "A CAT SAT"]
 MORE = SENTS + ["THE RAT ATE A HAT", "A BAT SAT ON THE MAT"]
@@ -112,7 +112,7 @@ def _torchaudio_lm_decoder(units, arpa, beam_size, lm_weight, word_score):
                                if all(c in units.ids for c in w)), encoding="utf-8")
     decoder = ctc_decoder(lexicon=str(lexicon), tokens=units.symbols, lm=str(arpa), beam_size=beam_size,
                           lm_weight=lm_weight, word_score=word_score, blank_token=BLANK, sil_token=SPACE,
-                          unk_word=UNK)
+                          unk_word=UNK, beam_threshold=BEAM_THRESHOLD)
 
     def decode(logits: np.ndarray) -> tuple[list[int], list[int]]:
         hyp = decoder(torch.from_numpy(logits).log_softmax(-1)[None].contiguous())[0][0]

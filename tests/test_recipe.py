@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from asr_kd.data.kaldi_dir import read_table
-from asr_kd.lm import arpa_words
+from asr_kd.lm import BEAM_THRESHOLD, arpa_words
 from data_prep import synth
 
 RECIPE = Path(__file__).resolve().parents[1] / "egs" / "synth" / "s0"
@@ -180,7 +180,7 @@ def test_lm_sweep(recipe, tmp_path):
             if line.startswith("| teacher")]
     assert [[c.strip() for c in r] for r in rows] == [["(greedy)", "", ""], ["recipe", "2.0", "0"], ["recipe", "0.5", "2"]]
     rtf = json.loads((exp / "teacher" / "decode_test_lm_recipe_w0.5_s2" / "result.json").read_text())["rtf"]
-    assert (rtf["lm_weight"], rtf["word_score"], rtf["beam_size"]) == (0.5, 2.0, 50)
+    assert (rtf["lm_weight"], rtf["word_score"], rtf["beam_size"]) == (0.5, 2.0, 1000)
     ours = (exp / "teacher" / "decode_test_lm_recipe_w2.0_s0" / "text").read_text()
     assert ours == (exp / "teacher" / "decode_test_lm" / "text").read_text()
     own = tmp_path / "own.arpa"  # an LM of the test transcripts themselves: nothing out of its vocabulary
@@ -196,6 +196,25 @@ def test_lm_sweep(recipe, tmp_path):
     assert oov["own"][1] == "0.00" and float(oov["recipe"][1]) > 0
     bad = subprocess.run(args + ["--lms", f"x={tmp_path}/none.arpa"], **run)
     assert bad.returncode == 1 and bad.stderr.strip().endswith(f"no ARPA file {tmp_path}/none.arpa (--lms x={tmp_path}/none.arpa)")
+
+
+def test_lm_beam_sweep(recipe):
+    """local/lm_beam_sweep.py: one row per BEAM:THRESHOLD:WEIGHT point; at the recipe's beam, the default
+    threshold and weight 2.0 its WER is the recipe's LM decode's; a malformed point is one line."""
+    data, exp = recipe / "data", recipe / "exp"
+    recipe_decode = json.loads((exp / "teacher" / "decode_test_lm" / "result.json").read_text())
+    beam = recipe_decode["rtf"]["beam_size"]
+    args = [sys.executable, "local/lm_beam_sweep.py", "--checkpoint", str(exp / "teacher" / "avg.pt"),
+            "--data", str(data), "--sets", "test", "--grid"]
+    run = dict(cwd=RECIPE, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    out = subprocess.run(args + [f"{beam}:{BEAM_THRESHOLD:g}:2.0", "1:0:0.5"], **run)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.stdout.splitlines()[2:]]
+    assert [r[:3] for r in rows] == [[str(beam), f"{BEAM_THRESHOLD:g}", "2"], ["1", "0", "0.5"]]
+    assert rows[0][3] == f"{recipe_decode['wer']:.2f}" and float(rows[0][4]) >= 0
+    bad = subprocess.run(args + ["1000:15"], **run)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1].endswith(
+        "'1000:15': expected BEAM:THRESHOLD:WEIGHT, e.g. 1000:15:2.0")
 
 
 def test_ingredient_ablation(recipe, tmp_path):

@@ -22,7 +22,7 @@ unlab_hours=2        # untranscribed audio synthesised when the recipe run made 
 blank_threshold=0.95 # frames where the teacher's blank posterior exceeds this carry no KD signal
 max_delay=2          # spike delay tolerated by the delay-tolerant rows (40 ms frames)
 kd_top_k=16          # as in run.sh
-lm_beam_size=50      # as in run.sh: the pseudo-labels are the teacher's beam search with the LM
+lm_beam_size=1000    # as in run.sh: the pseudo-labels are the teacher's beam search with the LM
 lm_weight=2.0
 
 . utils/parse_options.sh

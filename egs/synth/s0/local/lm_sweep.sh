@@ -19,7 +19,7 @@ ckpt=avg.pt                      # checkpoint decoded in each
 lms="recipe=data/lang/lm.arpa"   # NAME=ARPA pairs
 weights="2.0:0"                  # LM_WEIGHT:WORD_SCORE pairs (the recipe decodes with 2.0:0)
 sets="dev test test_unseen_engine"
-beam_size=50
+beam_size=1000                   # as run.sh --lm-beam-size
 out=                             # table file; empty: $exp/lm_sweep.md
 
 . utils/parse_options.sh
