@@ -71,7 +71,7 @@ def test_recipe_end_to_end(recipe):
     lm_words = set(arpa_words(data / "lang" / "lm.arpa"))
     assert {w for t in read_table(data / "train" / "text").values() for w in t.split()} < lm_words
     # Pseudo-labels come from beam search with that LM (its words only); every model is its last epochs' average.
-    assert f"--decoder beam --beam-size 50 --lm {data}/lang/lm.arpa" in (data / "log" / "pseudo_label.log").read_text()
+    assert f"--decoder beam --beam-size 1000 --lm {data}/lang/lm.arpa" in (data / "log" / "pseudo_label.log").read_text()
     assert {w for t in labelled.values() for w in t.split()} <= lm_words
     # Labels are scored against the sentences the corpus plan gave that audio (train_unlab has no text):
     # the plan's own sentences score 0, the tiny teacher's labels are rows of their own.
