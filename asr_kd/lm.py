@@ -17,7 +17,7 @@ from asr_kd.data.tokens import BLANK, SPACE, UNK, WORD, Units
 from asr_kd.fileio import write_text
 
 BEAM_THRESHOLD = 15.0  # drop hypotheses this far below the best score; torchaudio's 50 searched 2-4x longer for the same
-                       # WER, and at equal time a wider beam with 15 did better (local/lm_beam_sweep.py, RESULTS.md)
+                       # dev WER, and at equal time a wider beam with 15 did better (local/lm_beam_sweep.py, RESULTS.md)
 
 BOS, EOS, LM_UNK = "<s>", "</s>", "<unk>"
 

@@ -34,7 +34,7 @@ lm_order=3       # word n-gram LM for beam search with an LM
 lm_corpus=true   # LM text: $data/local/lm/corpus.txt (stage 0: every training-source sentence no dev/test/
                  # untranscribed utterance reads); false: the training transcripts only
 lm_beam_size=1000 # beam of the LM decodes (decode_<set>_lm) and LM pseudo-labels (teacher test WER 24.62 at 50,
-                  # 21.34 at 1000 with asr_kd.lm's beam threshold 15; search 3-4x longer: local/lm_beam_sweep.py, RESULTS.md)
+                  # 21.34 at 1000 with asr_kd.lm's beam threshold 15; a 4x longer search: local/lm_beam_sweep.py, RESULTS.md)
 lm_weight=2.0    # LM weight of those decodes (best of 0.5-3.0 on dev for the teacher: local/lm_sweep.sh, RESULTS.md)
 pl_lm=true       # pseudo-labels (stage 5) by beam search with that LM; false: the teacher's greedy 1-best
                  # (on the untranscribed audio of the full recipe: 10.9% WER against 27.1% greedy; RESULTS.md)
