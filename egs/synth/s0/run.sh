@@ -44,8 +44,8 @@ average_num=3    # decode the average of N epoch checkpoints (avg.pt); 0: final.
 average_by=last  # which N epochs: last | dev_loss | dev_cer (the N best by it)
                  # (the students' dev loss turns up while their CER still falls; in 9 student runs at full and
                  # demo scale the last 3 were never worse on dev than the best 3 by dev loss (0.3-2.9 better in 7)
-                 # and within 0.51 worse to 1.26 better on test; mixed for the teacher: local/average_ablation.sh,
-                 # RESULTS.md)
+                 # and within 0.51 worse to 1.26 better on test; for the teacher mixed on one seed, the same epochs
+                 # on another: local/average_ablation.sh, RESULTS.md)
 robust_sets="noise10 noise0 reverb"  # test_<name> made with conf/augment_test/<name>.yaml: robustness table
 
 units=char                         # char, or sentencepiece subwords: bpe | unigram
