@@ -57,7 +57,8 @@ def sweep(args: argparse.Namespace) -> list:
     sets = []
     for name in args.sets:
         utts = load_data_dir(Path(args.data) / name)
-        logits = [rec.logits(rec.features(load_utterance(u), u.utt)).float().numpy() for u in utts]  # (T', V) each
+        logits = [rec.logits(rec.features(load_utterance(u), f"utterance {u.utt}")).float().numpy()
+                  for u in utts]  # (T', V) each
         sets.append((utts, logits))
     rows = []
     for beam, threshold, weight in args.grid:
@@ -65,7 +66,7 @@ def sweep(args: argparse.Namespace) -> list:
         cells = []
         for utts, logits in sets:
             start = time.perf_counter()
-            hyps = {u.utt: rec.units.decode(search(x)[0]) for u, x in zip(utts, logits)}
+            hyps = {u.utt: rec.result(*search(x)).text for u, x in zip(utts, logits)}  # as CtcDecoder with an LM
             seconds = time.perf_counter() - start
             result = score({u.utt: u.text for u in utts}, hyps, {u.utt: u.spk for u in utts})
             cells.append((result["wer"], seconds))
