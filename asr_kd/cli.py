@@ -16,7 +16,7 @@ def _compute_feats(a):
     conf = ExperimentConfig.load(a.config).feature_conf if a.config else FeatureConfig()
     for d in a.data_dirs:
         frames, skipped, cut = compute_feats(d, conf, a.skip_bad, a.allow_pipes, a.shard)
-        where = f"{d}/split{a.shard[1]}/{a.shard[0]}" if a.shard else d
+        where = _written_to(d, a.shard)
         print(f"{where}: {frames} frames" + (f"; skipped {len(skipped)} bad utterance(s), see {where}/feats.skipped"
                                              if skipped else "")
               + (f"; {cut} segment(s) ran past the end of their recording and were cut there" if cut else ""))
@@ -89,8 +89,7 @@ def _dump_teacher(a):
     from asr_kd.teacher_cache import dump_teacher
 
     meta = dump_teacher(a.checkpoint, a.data, a.out, a.top_k, a.device, _chunk(a), a.recording_context, a.shard)
-    where = f"{a.out}/split{a.shard[1]}/{a.shard[0]}" if a.shard else a.out
-    print(f"{where}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
+    print(f"{_written_to(a.out, a.shard)}: top-{meta['top_k']} of {meta['frames']} frames, {meta['bytes'] / 1e6:.1f} MB")
 
 
 def _merge_teacher_cache(a):
@@ -106,8 +105,7 @@ def _decode(a):
 
     r = decode_data_dir(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.allow_pipes,
                         whole_recordings=a.whole_recordings, shard=a.shard, **_decoder_kwargs(a))
-    where = f"{a.out}/split{a.shard[1]}/{a.shard[0]}" if a.shard else a.out
-    print(f"{where}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
+    print(f"{_written_to(a.out, a.shard)}: {kaldi_wer_line(r)} %CER {r['cer']:.2f} RTF {r['rtf']['rtf_total']:.4f} "
           f"({r['rtf']['device']}, {r['rtf']['threads']} thread(s))")
 
 
@@ -138,8 +136,8 @@ def _split_long(a):
 def _pseudo_label(a):
     from asr_kd.pseudo_label import pseudo_label
 
-    r = pseudo_label(a.checkpoint, a.data, a.out, a.device, **_decoder_kwargs(a))
-    print(f"{a.out}: {r['utterances']} utterances labelled, {r['empty']} left out (empty hypothesis)")
+    r = pseudo_label(a.checkpoint, a.data, a.out, a.device, a.num_threads, a.shard, **_decoder_kwargs(a))
+    print(f"{_written_to(a.out, a.shard)}: {r['utterances']} utterances labelled, {r['empty']} left out (empty hypothesis)")
 
 
 def _combine_data(a):
@@ -252,6 +250,13 @@ def _add_shard_arg(s) -> None:
     s.add_argument("--shard", type=parse_shard, metavar="I/N",
                    help="only shard I of N (contiguous slices of the sorted utterances), into OUT/splitN/I/; "
                         "then merge the N shards")
+
+
+def _written_to(out: str, shard: tuple[int, int] | None) -> str:
+    """Where a job with --shard I/N wrote: OUT/splitN/I, or OUT unsharded."""
+    from asr_kd.shards import shard_dir
+
+    return str(shard_dir(out, *shard)) if shard else out
 
 
 def _add_merge_args(s) -> None:
@@ -424,8 +429,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", required=True, help="data dir, e.g. data/train_unlab (text not needed)")
     s.add_argument("--out", required=True, help="output data dir with the pseudo-labels as text")
     s.add_argument("--device", default="cpu")
+    s.add_argument("--num-threads", type=int, help="CPU threads (default: torch's)")
     _add_chunk_args(s)
     _add_decoder_args(s)
+    _add_shard_arg(s)
     s.set_defaults(fn=_pseudo_label)
 
     s = add_command(sub, "combine-data", "union of data dirs (combine_data.sh), e.g. train + pseudo-labelled")

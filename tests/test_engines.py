@@ -47,6 +47,20 @@ def test_engine_renders_16k_speech(spk, tmp_path):
         _render_and_check(synth._make_utt("train", f"{spk}-{i:06d}", spk, text, voices, 0), tmp_path)
 
 
+def test_festival_wav_does_not_depend_on_the_voices_rendered_before(tmp_path):
+    """A worker renders the same festival wav whatever voices it rendered before: one shared
+    festival process once gave a different don wav after an slt_hts utterance."""
+    voices = _installed("festival_don") | _installed("festival_slt_hts")
+    text = "JESUS SAITH UNTO THEM FILL THE WATERPOTS WITH WATER"
+    don = synth._make_utt("train", "festival_don-000000", "festival_don", text, voices, 0)
+    slt = synth._make_utt("train", "festival_slt_hts-000000", "festival_slt_hts", text, voices, 0)
+    engines.init_worker()
+    for utt, out in [(don, tmp_path / "first"), (slt, tmp_path / "first"), (don, tmp_path / "after_slt")]:
+        assert synth.render((utt, synth.wav_path(out, utt))) == (utt.utt_id, True)
+    first, after = (synth.wav_path(tmp_path / d, don).read_bytes() for d in ("first", "after_slt"))
+    assert first == after
+
+
 def _render_and_check(utt, out):
     assert synth.render((utt, synth.wav_path(out, utt))) == (utt.utt_id, True)
     audio, rate = sf.read(synth.wav_path(out, utt), dtype="float32")

@@ -44,6 +44,15 @@ def test_pseudo_labels_are_the_teachers_1best_and_combine(data_dir, data_dir_fac
         assert texts_lm[u.utt] == " ".join(rec_lm.transcribe(u.path).text.split())
         assert set(texts_lm[u.utt].split()) <= {"AB", "CA", "CAB", "BA", "A", "BAC"}
 
+    # 2 shards (pseudo-label --shard i/2), joined with combine-data: the labels of one unsharded run
+    for i in (1, 2):
+        assert main(["pseudo-label", "--checkpoint", str(ckpt), "--data", str(data_dir), "--out", str(tmp_path / "pl2"),
+                     "--num-threads", "1", "--shard", f"{i}/2"]) == 0
+    shards = [tmp_path / "pl2" / "split2" / str(i) for i in (1, 2)]
+    assert {u.utt for u in load_data_dir(shards[0], require_text=False)} <= {"spka-001", "spka-002", "spkb-001"}
+    combine_data_dirs(tmp_path / "pl2", shards)
+    assert read_table(tmp_path / "pl2" / "text") == texts
+
     other = data_dir_factory(tmp_path / "other", {"spkz-001": "A B", "spkz-002": "C"})
     n = combine_data_dirs(tmp_path / "all", [tmp_path / "pl", other])
     assert n == r["utterances"] + 2 and validate_data_dir(tmp_path / "all") == []

@@ -71,7 +71,11 @@ def test_recipe_end_to_end(recipe):
     lm_words = set(arpa_words(data / "lang" / "lm.arpa"))
     assert {w for t in read_table(data / "train" / "text").values() for w in t.split()} < lm_words
     # Pseudo-labels come from beam search with that LM (its words only); every model is its last epochs' average.
-    assert f"--decoder beam --beam-size 1000 --lm {data}/lang/lm.arpa" in (data / "log" / "pseudo_label.log").read_text()
+    # (in --cpu-jobs 2 shards of 1 thread each, their labels joined)
+    pl_logs = sorted((data / "log").glob("pseudo_label.*log"))
+    assert [p.name for p in pl_logs] == ["pseudo_label.1.log", "pseudo_label.2.log"]
+    assert all(f"--decoder beam --beam-size 1000 --lm {data}/lang/lm.arpa" in p.read_text() for p in pl_logs)
+    assert "--num-threads 1 " in pl_logs[0].read_text() and not (data / "train_unlab_pl" / "split2").exists()
     assert {w for t in labelled.values() for w in t.split()} <= lm_words
     # Labels are scored against the sentences the corpus plan gave that audio (train_unlab has no text):
     # the plan's own sentences score 0, the tiny teacher's labels are rows of their own.
@@ -88,7 +92,7 @@ def test_recipe_end_to_end(recipe):
     for name in ("teacher", "student_ctc", "student_kd"):
         assert "asr-kd average --exp " in (log := (exp / name / "log" / "average.log").read_text()) and "--last 3" in log
     jobs = table.split("Job wall times")[1]  # every logged job, the teacher cache and averaging included
-    assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.log", "student_kd/log/average.log",
+    assert all(f"| {job} |" in jobs for job in ("teacher/log/dump_teacher.1.log", "student_kd/log/average.log",
                                                  "teacher/log/run.log"))
     # Stages are idempotent: a rerun skips everything and prints the same table.
     again = _run(recipe)
@@ -119,8 +123,8 @@ def _wer_columns(table: str) -> list[list[str]]:
 
 
 def test_recipe_nj2_gives_the_same_results(recipe, tmp_path):
-    """Features, the teacher cache and the teacher's decodes (every set, greedy and beam + LM) redone
-    as 2 shards + merge each: the same bytes, and the same WERs in the results tables."""
+    """Features and the teacher's decodes (every set, greedy and beam + LM) redone as 2 shards + merge
+    each, the teacher cache as 3 instead of 2: the same bytes, and the same WERs in the results tables."""
     shutil.copytree(recipe / "data", tmp_path / "data", symlinks=True)
     shutil.copytree(recipe / "exp", tmp_path / "exp", symlinks=True, ignore=lambda d, names: [
         n for n in names if Path(d).name == "teacher" and (n.startswith("decode_") or n == "cache_train")])
@@ -128,7 +132,7 @@ def test_recipe_nj2_gives_the_same_results(recipe, tmp_path):
     for d in ("train_all", "dev"):
         for f in ("feats.npy", "feats.idx"):
             (tmp_path / "data" / d / f).unlink()
-    out = _run(tmp_path, "--nj", "2")
+    out = _run(tmp_path, "--nj", "2", "--cpu-jobs", "3")  # the teacher cache in 3 shards (2 in the fixture)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "stage 1: fbank features for train_all/dev (2 job(s))" in out.stdout
     for d, extra in (("train_all", ["cmvn.json"]), ("dev", [])):
@@ -137,7 +141,7 @@ def test_recipe_nj2_gives_the_same_results(recipe, tmp_path):
     cache, cache1 = tmp_path / "exp" / "teacher" / "cache_train", recipe / "exp" / "teacher" / "cache_train"
     for f in ("logp.npy", "ids.npy", "index"):
         assert (cache / f).read_bytes() == (cache1 / f).read_bytes(), f
-    assert (tmp_path / "exp" / "teacher" / "log" / "dump_teacher.2.log").exists()
+    assert (tmp_path / "exp" / "teacher" / "log" / "dump_teacher.3.log").exists()
     decodes = sorted(p.relative_to(recipe / "exp") for p in (recipe / "exp").glob("teacher/decode_*"))
     assert len(decodes) >= 7
     for d in decodes:

@@ -1,5 +1,6 @@
 """festival: diphone voices kal, ked, rab, don and the slt HTS voice, one persistent festival
-process per worker (voices load once instead of once per utterance)."""
+process per voice in each worker: the voice loads once instead of once per utterance, and no voice
+sees Scheme state another left behind (a don wav came out different after an slt_hts utterance)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ VOICES = {"kal": ("kal_diphone", "kal", "festvox-kallpc16k"),
 SPEAKERS = tuple(Speaker(f"festival_{name}", NAME, voice, person, f"festival {pkg}")
                  for name, (voice, person, pkg) in VOICES.items())
 
-_proc: subprocess.Popen | None = None  # this worker's festival, kept across calls
+_procs: dict[str, subprocess.Popen] = {}  # festival voice -> this worker's process for it, kept across calls
 
 
 @lru_cache(maxsize=1)
@@ -46,19 +47,17 @@ def est_seconds(utt: Utt) -> float:
 
 
 def reset() -> None:
-    """Forget a festival process inherited from the parent (a new worker starts its own)."""
-    global _proc
-    _proc = None
+    """Forget the festival processes inherited from the parent (a new worker starts its own)."""
+    _procs.clear()
 
 
-def evaluate(expr: str) -> str:
-    """Evaluate Scheme in this worker's festival (started on first use, restarted after a
-    failure) and return its output."""
-    global _proc
-    if _proc is None or _proc.poll() is not None:
-        _proc = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, text=True,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    proc = _proc
+def evaluate(expr: str, voice: str) -> str:
+    """Evaluate Scheme in this worker's festival process for `voice` (started on first use,
+    restarted after a failure) and return its output."""
+    proc = _procs.get(voice)
+    if proc is None or proc.poll() is not None:
+        proc = _procs[voice] = subprocess.Popen(["festival", "--pipe"], stdin=subprocess.PIPE, text=True,
+                                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     watchdog = threading.Timer(TIMEOUT, proc.kill)
     watchdog.start()
     try:
@@ -82,4 +81,4 @@ def synthesise(utt: Utt, text: str, path: str) -> bool:
     if utt.voice.endswith("_hts"):
         expr += f'(set! hts_engine_params (cons (list "-r" {1 / utt.stretch:.4f}) hts_engine_params))'
     expr += f'(utt.save.wave (SynthText "{text}") "{path}" \'riff)'
-    return "SIOD ERROR" not in evaluate(expr)
+    return "SIOD ERROR" not in evaluate(expr, utt.voice)

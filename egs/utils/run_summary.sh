@@ -18,4 +18,4 @@ for log in $data/log/*.log $exp/*/log/*.log; do  # every job with an "ended" lin
   echo "| ${log#$exp/} | $secs |"
   total=$((total + secs))
 done
-echo "| **total** | **$total** |"
+echo "| **sum** (jobs that ran at once overlap) | **$total** |"

@@ -29,6 +29,8 @@ data=data        # data directories go here
 exp=exp          # experiment directories go here
 device=auto      # training device: auto | cpu | cuda
 decode_threads=1 # CPU threads for decoding (RTF is measured with these)
+cpu_jobs=2       # single-thread CPU jobs at once: shards of the pseudo-labels and teacher cache, stage-6 decodes
+                 # (shards: at least --nj; each model's greedy test decode runs alone: its RTF goes in the tables)
 kd_top_k=16      # teacher log-posteriors kept per frame in the KD cache
 lm_order=3       # word n-gram LM for beam search with an LM
 lm_corpus=true   # LM text: $data/local/lm/corpus.txt (stage 0: every training-source sentence no dev/test/
@@ -52,7 +54,7 @@ units=char                         # char, or sentencepiece subwords: bpe | unig
 vocab_size=256                     # subword pieces (--units bpe|unigram)
 
 . utils/parse_options.sh
-[ "$nj" -ge 1 ] && [ "$ngpu" -ge 1 ] || { echo "$0: --nj and --ngpu must be >= 1" >&2; exit 1; }
+[ "$nj" -ge 1 ] && [ "$ngpu" -ge 1 ] && [ "$cpu_jobs" -ge 1 ] || { echo "$0: --nj, --ngpu and --cpu-jobs must be >= 1" >&2; exit 1; }
 case $average_by in last|dev_loss|dev_cer) ;; *) echo "$0: --average-by must be last, dev_loss or dev_cer" >&2; exit 1;; esac
 
 models="teacher student_ctc student_kd"
@@ -158,14 +160,22 @@ if run_stage 4; then
   train_model student_ctc $train_set
 fi
 
+cpu_shards=$((nj > cpu_jobs ? nj : cpu_jobs))  # shards of the teacher's pseudo-labelling and cache
+threads_per_shard() { [ "$1" -gt 1 ] && echo 1 || nproc; }  # threads_per_shard N: 1 each for N > 1 shards
+
 if run_stage 5; then
   echo "stage 5: train the student with frame-level KD from the teacher (top-k posteriors cached once) on $kd_train_set"
   if [ "$kd_train_set" != "$train_set" ] && done_or $data/$kd_train_set/.done; then
     pl_search=
     $pl_lm && pl_search=$lm_search
-    $train_cmd $data/log/pseudo_label.log asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt \
-      --data $data/train_unlab --out $data/train_unlab_pl $pl_search
-    pl=$data/train_unlab_pl
+    pl=$data/train_unlab_pl n=$(nj=$cpu_shards jobs_for $data/train_unlab/utt2spk)
+    run_sharded $n "$decode_cmd" $data/log/pseudo_label asr-kd pseudo-label --checkpoint $exp/teacher/$ckpt \
+      --data $data/train_unlab --out $pl --num-threads $(threads_per_shard $n) $pl_search
+    if [ "$n" -gt 1 ]; then  # join the shards that labelled anything
+      labelled=$(for i in $(seq $n); do if [ -s $pl/split$n/$i/text ]; then echo $pl/split$n/$i; fi; done)
+      if [ -n "$labelled" ]; then asr-kd combine-data $pl $labelled; fi
+      rm -r $pl/split$n
+    fi
     if [ ! -s $pl/text ]; then  # an untrained teacher hears nothing: no audio to add
       echo "$0: warning: the teacher's 1-best is empty on every utterance of $data/train_unlab;" \
         "the KD student learns from $train_set alone" >&2
@@ -179,9 +189,10 @@ if run_stage 5; then
     touch $data/$kd_train_set/.done
   fi
   if done_or $exp/teacher/cache_train/.done; then
-    n=$(jobs_for $data/$kd_train_set/feats.idx)
-    run_sharded $n "$train_cmd" $exp/teacher/log/dump_teacher asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt \
-      --data $data/$kd_train_set --out $exp/teacher/cache_train --top-k $kd_top_k
+    n=$(nj=$cpu_shards jobs_for $data/$kd_train_set/feats.idx)
+    OMP_NUM_THREADS=$(threads_per_shard $n) run_sharded $n "$train_cmd" $exp/teacher/log/dump_teacher \
+      asr-kd dump-teacher --checkpoint $exp/teacher/$ckpt --data $data/$kd_train_set --out $exp/teacher/cache_train \
+      --top-k $kd_top_k
     if [ "$n" -gt 1 ]; then
       asr-kd merge-teacher-cache --data $data/$kd_train_set --out $exp/teacher/cache_train --nj $n
     fi
@@ -202,17 +213,29 @@ decode() {  # decode NAME SET SUFFIX [decoder args...]: $exp/NAME/decode_SET[SUF
   fi
 }
 
+in_pool() {  # in_pool CMD...: CMD in the background, at most $cpu_jobs at once; a failed one stops the recipe
+  if [ $running -ge $cpu_jobs ]; then wait -n; running=$((running - 1)); fi
+  "$@" &
+  running=$((running + 1))
+}
+
 if run_stage 6; then
-  echo "stage 6: decode $eval_sets (greedy and beam + LM) and test_{${robust_sets// /,}} (greedy) on CPU, $decode_threads thread(s)"
+  echo "stage 6: decode $eval_sets (greedy and beam + LM) and test_{${robust_sets// /,}} (greedy) on CPU," \
+    "$decode_threads thread(s), $cpu_jobs at once"
+  for name in $models; do
+    decode $name test ""  # alone: the RTF in the tables
+  done
+  running=0
   for name in $models; do
     for set in $eval_sets; do
-      decode $name $set ""
-      decode $name $set _lm $lm_search
+      [ $set = test ] || in_pool decode $name $set ""
+      in_pool decode $name $set _lm $lm_search
     done
     for r in $robust_sets; do
-      decode $name test_$r ""
+      in_pool decode $name test_$r ""
     done
   done
+  for _ in $(seq $running); do wait -n; done
 fi
 
 if run_stage 7; then
