@@ -217,7 +217,7 @@ def _export(a):
             raise ValueError("--int8 quantises ONNX exports only")
         with tempfile.TemporaryDirectory() as tmp:  # the fp32 export, then its int8 copy at --out
             fp32 = export(a.checkpoint, f"{tmp}/fp32.onnx", a.format, a.streaming, a.chunk_ms)
-            out = quantize_onnx(fp32, a.out, a.calib, a.int8, a.calib_utts)
+            out = quantize_onnx(fp32, a.out, a.calib, a.int8, a.calib_utts, reduce_range=not a.int8_full_range)
     else:
         out = export(a.checkpoint, a.out, a.format, a.streaming, a.chunk_ms)
     print(f"{out}: {a.format}{' streaming' if a.streaming else ''}{' int8 ' + a.int8 if a.int8 else ''} export "
@@ -516,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--calib", help="with --int8 static/hybrid: data dir whose utterances calibrate the activations "
                    "(e.g. data/dev)")
     s.add_argument("--calib-utts", type=int, default=300, help="calibration utterances (default: %(default)s)")
+    s.add_argument("--int8-full-range", action="store_true",
+                   help="with --int8: 8-bit weights (default: |w| <= 64), only for CPUs with VNNI or ARM: x86 CPUs "
+                   "with AVX2 alone saturate their int16 sums")
     s.set_defaults(fn=_export)
 
     s = add_command(sub, "plot", "PNG plots: WER vs RTF, training curves, teacher vs student posterior spikes")
