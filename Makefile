@@ -45,9 +45,11 @@ demo: setup
 recipe: setup
 	cd egs/synth/s0 && ./run.sh
 
+# One worker per core (pytest-xdist); a module's tests stay on one worker so that its fixtures
+# (a tiny recipe run) are built once.
 test: setup
 	$(VENV)/bin/ruff check asr_kd data_prep tests
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q -n auto --dist loadscope tests
 
 clean-demo:
 	rm -rf egs/synth/s0/data_demo egs/synth/s0/exp_demo
