@@ -9,6 +9,8 @@ around that."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -81,18 +83,35 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, lens: to
     return temperature**2 * best_sum.sum() / best_count.sum().clamp(min=1)
 
 
+def labelled_ctc_loss(logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor,
+                      target_lens: torch.Tensor) -> torch.Tensor:
+    """`ctc_loss` over the utterances with a transcript (target length > 0); 0 when there are none."""
+    labelled = target_lens > 0  # (B,)
+    if labelled.all():
+        return ctc_loss(logits, lens, targets, target_lens)
+    if labelled.any():
+        return ctc_loss(logits[labelled], lens[labelled], targets[labelled], target_lens[labelled])
+    return logits.new_zeros((), dtype=torch.float32)
+
+
+def with_inter_ctc(loss: torch.Tensor, parts: dict[str, float], inter_logits: Sequence[torch.Tensor], weight: float,
+                   lens: torch.Tensor, targets: torch.Tensor, target_lens: torch.Tensor) -> torch.Tensor:
+    """(1 - w) * `loss` + w * the mean CTC of the intermediate layers' (B, T', V) logits (intermediate
+    CTC); `loss` itself when there are none. Adds `inter_ctc` to `parts`."""
+    if not inter_logits:
+        return loss
+    inter = sum(labelled_ctc_loss(x, lens, targets, target_lens) for x in inter_logits) / len(inter_logits)
+    parts["inter_ctc"] = inter.item()
+    return (1 - weight) * loss + weight * inter
+
+
 def ctc_kd_loss(student_logits: torch.Tensor, lens: torch.Tensor, targets: torch.Tensor, target_lens: torch.Tensor,
                 teacher_logits: torch.Tensor | None, conf: KDConfig | None) -> tuple[torch.Tensor, dict[str, float]]:
     """(1 - w) * CTC + w * KD when a teacher is given, else CTC; returns the loss and its parts
     (with `kd_frames`: the fraction of valid frames that carry KD signal). Untranscribed
     utterances (target length 0) are left out of the CTC term and learn from KD alone."""
     labelled = target_lens > 0  # (B,)
-    if labelled.all():
-        ctc = ctc_loss(student_logits, lens, targets, target_lens)
-    elif labelled.any():
-        ctc = ctc_loss(student_logits[labelled], lens[labelled], targets[labelled], target_lens[labelled])
-    else:
-        ctc = student_logits.new_zeros((), dtype=torch.float32)
+    ctc = labelled_ctc_loss(student_logits, lens, targets, target_lens)
     if teacher_logits is None or conf is None:
         if not labelled.all():
             raise ValueError("untranscribed utterances need a teacher (KD) to learn from")

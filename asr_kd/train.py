@@ -31,7 +31,7 @@ from asr_kd.explock import ExpLock
 from asr_kd.features import FEATS_INDEX, draw_vtlp_factor, load_cmvn, make_specaug, pad_with_silence, vtlp
 from asr_kd.fileio import remove_stale_temps, write_json, write_text
 from asr_kd.framing import FACTOR
-from asr_kd.losses import ctc_kd_loss, ctc_loss
+from asr_kd.losses import ctc_kd_loss, ctc_loss, with_inter_ctc
 from asr_kd.models import CTCModel, build_model, num_params
 from asr_kd.runtime import cpu_has_native_bf16, rank_seed, seed_everything, select_device, setup_logging
 from asr_kd.teacher_source import load_teacher
@@ -403,6 +403,8 @@ class Trainer:
             logits, lens = self.ddp(feats, batch.feat_lens)  # (B, T', V), (B,)
             teacher = self.teacher(batch, lens, logits.shape[1], shifts) if self.teacher else None  # (B, T', V)
         loss, parts = ctc_kd_loss(logits, lens, batch.targets, batch.target_lens, teacher, self.conf.kd_conf)
+        loss = with_inter_ctc(loss, parts, self.model.inter_logits, self.model.inter_ctc_weight, lens,
+                              batch.targets, batch.target_lens)
         return loss, parts, batch
 
     def end_epoch(self) -> None:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from asr_kd.config import ConfigError, ExperimentConfig, KDConfig
-from asr_kd.losses import ctc_kd_loss, ctc_loss, kd_loss
+from asr_kd.losses import ctc_kd_loss, ctc_loss, kd_loss, with_inter_ctc
 
 
 def test_kd_loss_matches_hand_computation():
@@ -164,3 +164,15 @@ def test_delay_never_reads_student_padding():
     lens = torch.tensor([6])
     clean = kd_loss(_spiky([0] + a[:-1]), teacher[:, :6], lens, max_delay=1).item()
     assert kd_loss(student, teacher, lens, max_delay=1).item() == pytest.approx(clean, rel=1e-5)
+
+
+def test_intermediate_ctc_mixes_the_mean_of_the_layers_ctc_with_the_loss():
+    torch.manual_seed(3)
+    final, inter = torch.randn(2, 8, 5), [torch.randn(2, 8, 5), torch.randn(2, 8, 5)]
+    lens, targets, tlens = torch.tensor([8, 6]), torch.tensor([[1, 2], [3, 0]]), torch.tensor([2, 1])
+    loss, parts = ctc_kd_loss(final, lens, targets, tlens, None, None)
+    mixed = with_inter_ctc(loss, parts, inter, 0.3, lens, targets, tlens)
+    mean = (ctc_loss(inter[0], lens, targets, tlens) + ctc_loss(inter[1], lens, targets, tlens)) / 2
+    assert mixed.item() == pytest.approx(0.7 * loss.item() + 0.3 * mean.item(), rel=1e-5)
+    assert parts["inter_ctc"] == pytest.approx(mean.item(), rel=1e-5)
+    assert with_inter_ctc(loss, {}, (), 0.3, lens, targets, tlens) is loss

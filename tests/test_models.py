@@ -130,3 +130,44 @@ def test_preset_student_learns_from_ctc_alone():
             opt.step()
         final[on] = loss.item()
     assert final[True] < 0.1 and final[True] < final[False] / 4, final
+
+
+def _teacher(**extra):
+    conf = ExperimentConfig.load(CONF / "teacher.yaml")
+    torch.manual_seed(0)
+    return build_model(conf.model, {**conf.model_conf, "num_layers": 4, **extra}, 80, 30)
+
+
+def test_intermediate_ctc_taps_the_chosen_layers_in_training_only():
+    """Intermediate CTC without self-conditioning adds no weights and leaves the output as it was;
+    training-mode forwards keep one (B, T', V) logits per chosen layer; out-of-range layers are errors."""
+    plain, inter = _teacher(), _teacher(inter_ctc_layers=[1, 3])
+    assert inter.state_dict().keys() == plain.state_dict().keys()
+    inter.load_state_dict(plain.state_dict())
+    feats, lens = torch.randn(2, 120, 80), torch.tensor([120, 90])
+    plain.train(), inter.train()
+    (a, _), (b, out_lens) = plain(feats, lens), inter(feats, lens)
+    assert torch.allclose(a, b, atol=1e-5) and plain.inter_logits == ()
+    assert len(inter.inter_logits) == 2 and all(x.shape == b.shape for x in inter.inter_logits)
+    assert inter.inter_ctc_weight == 0.3 and plain.inter_ctc_weight == 0.0
+    inter.eval()
+    with torch.no_grad():
+        inter(feats, lens)
+    assert inter.inter_logits == ()
+    with pytest.raises(ValueError, match=r"inter_ctc_layers \[4\]: each must be 1..3"):
+        _teacher(inter_ctc_layers=[4])
+
+
+def test_self_conditioning_feeds_the_intermediate_posteriors_back():
+    """With self_condition the intermediate posteriors, projected to d_model, are added to the layer's
+    output: a zero projection gives the plain model, a non-zero one changes the output, also when decoding."""
+    plain, cond = _teacher(), _teacher(inter_ctc_layers=[2], self_condition=True)
+    assert set(cond.state_dict()) - set(plain.state_dict()) == {"condition.weight", "condition.bias"}
+    cond.load_state_dict({**plain.state_dict(), "condition.weight": torch.zeros(144, 30),
+                          "condition.bias": torch.zeros(144)})
+    plain.eval(), cond.eval()
+    feats, lens = torch.randn(1, 100, 80), torch.tensor([100])
+    with torch.no_grad():
+        assert torch.allclose(plain(feats, lens)[0], cond(feats, lens)[0], atol=1e-5)
+        torch.nn.init.normal_(cond.condition.weight)
+        assert not torch.allclose(plain(feats, lens)[0], cond(feats, lens)[0], atol=1e-3)

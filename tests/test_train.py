@@ -83,6 +83,18 @@ def test_kd_training_with_frozen_teacher(prepared, tmp_path):
         _run(_conf(epochs=1), prepared, tmp_path / "x", teacher_path=teacher)
 
 
+def test_teacher_with_intermediate_ctc_trains_on_the_mixed_loss(prepared, tmp_path):
+    """model_conf.inter_ctc_layers: the loop logs the intermediate CTC and optimises (1 - w) * CTC + w * it;
+    the saved model decodes as trained (self-conditioning included)."""
+    conf = {**TINY_TEACHER, "num_layers": 2, "inter_ctc_layers": [1], "inter_ctc_weight": 0.4, "self_condition": True}
+    final = _run(_conf("conformer_ctc", conf, epochs=1), prepared, tmp_path / "t")
+    recs = [json.loads(line) for line in (tmp_path / "t" / "log" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in recs if "inter_ctc" in r]
+    assert steps and all(r["loss"] == pytest.approx(0.6 * r["ctc"] + 0.4 * r["inter_ctc"], rel=1e-4) for r in steps)
+    model, _, _ = checkpoint.load_model(final)
+    assert model.condition is not None and model.inter_ctc_weight == 0.4
+
+
 def test_vtlp_warps_each_utterance_inside_its_frames_and_leaves_the_batch_alone():
     """The student's copy is warped over each utterance's own frames (padding stays zero), the same under
     one seed; the batch the teacher reads is untouched."""

@@ -17,6 +17,8 @@ class CTCModel(nn.Module):
 
     output_delay = 0  # 40 ms frames its spikes lag the audio (KD student with kd_conf.delay); word times subtract it
     utt_mean_norm = False  # subtract each utterance's mean after CMVN (a whole-utterance model: the teacher)
+    inter_ctc_weight = 0.0  # weight of the intermediate CTC losses (teacher with model_conf.inter_ctc_layers)
+    inter_logits: tuple[torch.Tensor, ...] = ()  # (B, T', V) each, from the last training-mode forward
 
     def __init__(self, input_dim: int, vocab_size: int, cmvn: GlobalCMVN | None):
         super().__init__()
