@@ -135,7 +135,8 @@ def test_preset_student_learns_from_ctc_alone():
 def _teacher(**extra):
     conf = ExperimentConfig.load(CONF / "teacher.yaml")
     torch.manual_seed(0)
-    return build_model(conf.model, {**conf.model_conf, "num_layers": 4, **extra}, 80, 30)
+    plain = {"num_layers": 4, "inter_ctc_layers": [], "self_condition": False}
+    return build_model(conf.model, {**conf.model_conf, **plain, **extra}, 80, 30)
 
 
 def test_intermediate_ctc_taps_the_chosen_layers_in_training_only():
