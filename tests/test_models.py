@@ -147,7 +147,7 @@ def test_intermediate_ctc_taps_the_chosen_layers_in_training_only():
     inter.load_state_dict(plain.state_dict())
     feats, lens = torch.randn(2, 120, 80), torch.tensor([120, 90])
     plain.train(), inter.train()
-    (a, _), (b, out_lens) = plain(feats, lens), inter(feats, lens)
+    (a, _), (b, _) = plain(feats, lens), inter(feats, lens)
     assert torch.allclose(a, b, atol=1e-5) and plain.inter_logits == ()
     assert len(inter.inter_logits) == 2 and all(x.shape == b.shape for x in inter.inter_logits)
     assert inter.inter_ctc_weight == 0.3 and plain.inter_ctc_weight == 0.0

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import torch
 import torchaudio
 from torch import nn
-from torchaudio.models.conformer import _lengths_to_padding_mask
 
 from asr_kd.features import GlobalCMVN
+from asr_kd.losses import valid_mask
 from asr_kd.models.ctc_model import CTCModel
 from asr_kd.models.subsampling import SUBSAMPLING
 
@@ -60,7 +60,7 @@ class ConformerCTC(CTCModel):
         intermediate layers' logits are kept in `self.inter_logits` for the loss."""
         if not self.inter_layers:
             return self.conformer(self.dropout(x), lens)
-        mask = _lengths_to_padding_mask(lens)  # (B, T') True on padding
+        mask = ~valid_mask(lens, x.size(1))  # (B, T') True on padding, as torchaudio's Conformer masks
         x = self.dropout(x).transpose(0, 1)  # (T', B, D)
         inter = []
         for n, layer in enumerate(self.conformer.conformer_layers, 1):
