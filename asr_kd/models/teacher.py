@@ -56,10 +56,9 @@ class ConformerCTC(CTCModel):
         self.condition = nn.Linear(vocab_size, conf.d_model) if conf.self_condition and self.inter_layers else None
 
     def encode(self, x: torch.Tensor, lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T', D) -> (B, T', D); padded frames are masked out of attention. In training mode the
-        intermediate layers' logits are kept in `self.inter_logits` for the loss."""
-        if not self.inter_layers:
-            return self.conformer(self.dropout(x), lens)
+        """(B, T', D) -> (B, T', D); padded frames are masked out of attention. The layers run as in
+        torchaudio's `Conformer.forward`; in training mode the intermediate layers' logits are kept in
+        `self.inter_logits` for the loss."""
         mask = ~valid_mask(lens, x.size(1))  # (B, T') True on padding, as torchaudio's Conformer masks
         x = self.dropout(x).transpose(0, 1)  # (T', B, D)
         inter = []
