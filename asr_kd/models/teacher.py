@@ -64,7 +64,7 @@ class ConformerCTC(CTCModel):
         inter = []
         for n, layer in enumerate(self.conformer.conformer_layers, 1):
             x = layer(x, mask)
-            if n in self.inter_layers:
+            if n in self.inter_layers and (self.training or self.condition is not None):  # eval: only to self-condition
                 logits = self.head(x)  # (T', B, V)
                 inter.append(logits.transpose(0, 1))
                 if self.condition is not None:
